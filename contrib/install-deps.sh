@@ -1,0 +1,40 @@
+#!/bin/sh
+# Install everything berth needs to build, run and test on Debian 12.
+# Idempotent: safe to run again. Must run as root.
+set -eu
+
+if [ "$(id -u)" != 0 ]; then
+	echo "install-deps.sh: must run as root" >&2
+	exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+
+# Build toolchain and libraries.
+pkgs="build-essential autoconf automake libtool pkg-config git
+	libevent-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
+	libarchive-dev liblmdb-dev libssl-dev libseccomp-dev"
+# Runtime: OCI runtimes, image tooling and a registry for the tests.
+pkgs="$pkgs runc crun docker-registry skopeo umoci busybox-static"
+# Tests and benchmarks.
+pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc
+	clang llvm libclang-rt-14-dev wrk hyperfine valgrind"
+# The API conformance test validates responses with an npm package; use the
+# machine's Node.js when it has one, else Debian's.
+command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"
+
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	stamp=/var/lib/apt/periodic/berth-update-stamp
+	if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +360 2>/dev/null)" ]; then
+		apt-get update -q
+		mkdir -p "$(dirname "$stamp")" && touch "$stamp"
+	fi
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi

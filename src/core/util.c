@@ -1,0 +1,289 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/util.h"
+
+static void __attribute__((noreturn)) oom(size_t n)
+{
+	fprintf(stderr, "berth: out of memory allocating %zu bytes\n", n);
+	abort();
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+	if (!p)
+		oom(n);
+	return p;
+}
+
+void *xzalloc(size_t n)
+{
+	return xcalloc(1, n);
+}
+
+void *xcalloc(size_t nmemb, size_t n)
+{
+	void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+	if (!p)
+		oom(nmemb * n);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *r = realloc(p, n ? n : 1);
+	if (!r)
+		oom(n);
+	return r;
+}
+
+char *xstrdup(const char *s)
+{
+	char *r = strdup(s);
+	if (!r)
+		oom(strlen(s));
+	return r;
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *r = strndup(s, n);
+	if (!r)
+		oom(n);
+	return r;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	char *r;
+	if (vasprintf(&r, fmt, ap) < 0)
+		oom(strlen(fmt));
+	return r;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *r = xvasprintf(fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+void buf_grow(struct buf *b, size_t extra)
+{
+	size_t want = b->len + extra + 1;
+	if (want <= b->alloc)
+		return;
+	size_t n = b->alloc ? b->alloc : 64;
+	while (n < want)
+		n *= 2;
+	b->data = xrealloc(b->data, n);
+	b->alloc = n;
+}
+
+void buf_add(struct buf *b, const void *data, size_t len)
+{
+	buf_grow(b, len);
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+}
+
+void buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void buf_vaddf(struct buf *b, const char *fmt, va_list ap)
+{
+	va_list cp;
+	va_copy(cp, ap);
+	buf_grow(b, 64);
+	int n = vsnprintf(b->data + b->len, b->alloc - b->len, fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		return;
+	if ((size_t)n >= b->alloc - b->len) {
+		buf_grow(b, (size_t)n);
+		vsnprintf(b->data + b->len, b->alloc - b->len, fmt, ap);
+	}
+	b->len += (size_t)n;
+}
+
+void buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(b, fmt, ap);
+	va_end(ap);
+}
+
+void buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->data)
+		b->data[0] = '\0';
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n >= b->len) {
+		buf_reset(b);
+		return;
+	}
+	memmove(b->data, b->data + n, b->len - n);
+	b->len -= n;
+	b->data[b->len] = '\0';
+}
+
+void buf_release(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->alloc = 0;
+}
+
+char *buf_detach(struct buf *b, size_t *len)
+{
+	if (!b->data)
+		buf_grow(b, 0);
+	char *r = b->data;
+	if (len)
+		*len = b->len;
+	b->data = NULL;
+	b->len = b->alloc = 0;
+	return r;
+}
+
+int64_t time_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t time_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void time_format_rfc3339(int64_t ns, char out[40])
+{
+	time_t sec = (time_t)(ns / 1000000000);
+	long frac = (long)(ns % 1000000000);
+	if (frac < 0) {
+		frac += 1000000000;
+		sec--;
+	}
+	struct tm tm;
+	gmtime_r(&sec, &tm);
+	size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 40 - n, ".%09ldZ", frac);
+}
+
+bool parse_u64(const char *s, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	cleanup_free char *p = xstrdup(path);
+	for (char *s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	if (mkdir(p, mode) < 0 && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(p, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	cleanup_free char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	cleanup_free char *dircopy = xstrdup(path);
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	const char *p = data;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) < 0 || rename(tmp, path) < 0)
+		goto fail;
+	cleanup_close int dfd = open(dirname(dircopy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0)
+		fsync(dfd);
+	return 0;
+fail:;
+	int saved = errno;
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+char *read_file(const char *path, size_t *len)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	struct buf b = BUF_INIT;
+	char chunk[8192];
+	for (;;) {
+		ssize_t r = read(fd, chunk, sizeof(chunk));
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int saved = errno;
+			buf_release(&b);
+			errno = saved;
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		buf_add(&b, chunk, (size_t)r);
+	}
+	return buf_detach(&b, len);
+}
