@@ -1,0 +1,129 @@
+/*
+ * request: one HTTP request as the handlers see it, and the ways to answer.
+ *
+ * A handler (route_handler) gets a struct request and either answers before
+ * it returns (reply_json, reply_error, ...) or keeps the request and answers
+ * later from another loop callback: the connection is then suspended and
+ * resumed by the reply. If the client goes away or the server shuts down
+ * first, the request's on_abort callback runs and the request must not be
+ * used after it. Streaming answers (SSE, NDJSON progress) use reply_stream():
+ * the stream pulls data through its fill callback whenever the socket can
+ * take more, and http_stream_wake() tells it that more may be ready.
+ *
+ * Requests and streams are owned by api/server.c and freed when MHD is done
+ * with them. Nothing here blocks.
+ */
+#ifndef BERTH_API_REQUEST_H
+#define BERTH_API_REQUEST_H
+
+#include <microhttpd.h>
+
+#include "api/router.h"
+#include "core/daemon.h"
+#include "core/json.h"
+
+struct http_listener;
+
+/* Where a request is in its life; memcached's conn_states in spirit. */
+enum request_state {
+	REQ_NEW = 0,    /* URI seen, headers not yet handled */
+	REQ_BODY,       /* receiving the body */
+	REQ_DISPATCHED, /* inside the handler */
+	REQ_PENDING,    /* handler returned without answering: connection suspended */
+	REQ_QUEUED,     /* a response was queued on the connection */
+};
+
+struct query_arg {
+	char *key;
+	char *value;
+};
+
+struct request {
+	struct daemon *d;
+	struct http_listener *listener;
+	struct MHD_Connection *conn;
+	enum request_state state;
+	enum http_method method;
+	char *raw_uri;
+	char *path; /* raw (still percent-encoded) path */
+	struct query_arg *query;
+	size_t nquery, query_alloc;
+	struct route_match match;
+	struct buf body;
+	uint64_t body_limit;
+	int64_t start_ns;
+
+	/* the answer, once decided */
+	struct MHD_Response *response;
+	int status;
+	bool suspended;
+	bool counted; /* in the server's in-flight count */
+
+	/* set by a handler that answers later */
+	void (*on_abort)(struct request *r, void *data);
+	void *abort_data;
+
+	struct request *prev, *next; /* the server's in-flight list */
+};
+
+/* Path parameter by name ("ns"), decoded; NULL if the route has none. */
+const char *request_param(const struct request *r, const char *name);
+/* First query value for key, decoded; NULL if absent. */
+const char *request_query(const struct request *r, const char *key);
+/* Every value of key (?filter=a&filter=b); returns the count, fills out
+ * (a new array the caller frees, strings owned by the request). */
+size_t request_query_all(const struct request *r, const char *key, const char ***out);
+/* Reject query parameters not in the NULL-terminated list. */
+int request_check_query(const struct request *r, const char *const *allowed, err_t *err);
+/* Parse every ?filter= parameter (OR of them) with core/filter; *out is
+ * NULL when there is none. The one way list endpoints read filters. */
+struct filter;
+int request_filter(const struct request *r, struct filter **out, err_t *err);
+/* Boolean query parameter: absent → def; "true"/"1" / "false"/"0"; else error. */
+int request_query_bool(const struct request *r, const char *key, bool def, bool *out, err_t *err);
+const char *request_header(const struct request *r, const char *name);
+/* The body as a validated JSON object (see json_parse_body). */
+json_t *request_json(const struct request *r, err_t *err);
+
+/* Answers. Each takes ownership of what it is given. */
+void reply_json(struct request *r, int status, json_t *body);
+void reply_error(struct request *r, err_t *err); /* frees *err */
+void reply_errorf(struct request *r, enum err_kind kind, const char *fmt, ...) PRINTF_LIKE(3, 4);
+void reply_empty(struct request *r, int status);
+void reply_data(struct request *r, int status, const char *content_type, char *data,
+		size_t len);
+/* Answer with a ready MHD response (its reference is taken). */
+void reply_response(struct request *r, int status, struct MHD_Response *resp);
+/* Mark the request as answered later; on_abort runs if it dies first. */
+void request_defer(struct request *r, void (*on_abort)(struct request *, void *), void *data);
+
+struct http_stream;
+struct http_stream_ops {
+	/* Append what is ready to out. Return 0 when more may come later,
+	 * 1 when the stream is finished (after what was appended), -1 to cut
+	 * the connection. Called only when out is empty. */
+	int (*fill)(struct http_stream *s, struct buf *out, void *data);
+	/* MHD is done with the stream (client gone, finished, shutdown); the
+	 * stream is freed after this returns. */
+	void (*closed)(struct http_stream *s, void *data);
+};
+
+/* Answer with a stream of unknown length (chunked). headers: NULL or a
+ * NULL-terminated list of name, value pairs. Returns the stream; it is
+ * valid until ops->closed runs. */
+struct http_stream *reply_stream(struct request *r, int status, const char *content_type,
+				 const char *const *headers, const struct http_stream_ops *ops,
+				 void *data);
+/* More data may be ready: resume the connection if it is waiting. */
+void http_stream_wake(struct http_stream *s);
+/* Give up on a peer that does not read: close after `seconds` without progress. */
+void http_stream_set_timeout(struct http_stream *s, unsigned seconds);
+
+/* Used by api/server.c. */
+struct request *request_new(struct daemon *d, struct http_listener *l, const char *uri);
+void request_free(struct request *r);
+int request_parse_uri(struct request *r, err_t *err);
+struct MHD_Response *response_json(json_t *body);
+struct MHD_Response *response_error(const struct err *e, unsigned allowed);
+
+#endif

@@ -1,0 +1,15 @@
+/* The route tables of every service, in one place (STYLE.md "Routes").
+ * t/t8001-api-spec.sh holds this list against api-spec/openapi.yaml. */
+#include "config.h"
+
+#include "api/server.h"
+#include "events/http.h"
+#include "introspection/http.h"
+#include "namespaces/http.h"
+
+const struct route *const api_route_tables[] = {
+	introspection_routes,
+	namespaces_routes,
+	events_routes,
+	NULL,
+};

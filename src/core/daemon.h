@@ -1,0 +1,40 @@
+/*
+ * daemon: the one context of berthd, passed explicitly to every service and
+ * handler. Owned by main() (src/berthd.c); every pointer here lives from
+ * start-up to shutdown. Everything runs on `base`, in one thread.
+ */
+#ifndef BERTH_CORE_DAEMON_H
+#define BERTH_CORE_DAEMON_H
+
+#include <event2/event.h>
+#include <sys/types.h>
+
+#include "core/conf.h"
+
+struct store;
+struct events;
+struct sse_hub;
+struct http_server;
+struct metrics;
+struct child_table;
+
+struct daemon {
+	struct config cfg;
+	char *config_path;      /* re-read on SIGHUP */
+	bool config_explicit;
+	struct config_flags flags;
+	struct event_base *base;
+	struct store *store;    /* LMDB metadata */
+	struct events *events;  /* pub/sub + replay ring */
+	struct sse_hub *sse;    /* GET /v1/events subscribers */
+	struct http_server *http;
+	struct metrics *metrics;
+	struct child_table *children; /* pid → exit handler (SIGCHLD) */
+	char uuid[37];
+	pid_t pid;
+	int64_t started_at_ns;
+	int lock_fd;
+	bool shutting_down;
+};
+
+#endif

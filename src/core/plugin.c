@@ -1,0 +1,74 @@
+#include "config.h"
+
+#include <string.h>
+
+#include "core/plugin.h"
+#include "core/util.h"
+
+#define LIST(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define NONE ((const char *const[]){ NULL })
+
+/* Every compiled-in plugin, in initialisation order. */
+static struct plugin plugins[] = {
+	{ "io.berth.metadata.v1", "lmdb", NONE, LIST("durable", "schema-v1") },
+	{ "io.berth.event.v1", "exchange", NONE, LIST("replay", "sse") },
+	{ "io.berth.service.v1", "namespaces-service", LIST("io.berth.metadata.v1",
+							     "io.berth.event.v1"),
+	  NONE },
+	{ "io.berth.service.v1", "events-service", LIST("io.berth.event.v1"), NONE },
+	{ "io.berth.service.v1", "introspection-service", NONE, LIST("prometheus") },
+	{ "io.berth.server.v1", "http", LIST("io.berth.service.v1"), LIST("unix", "tcp+token") },
+};
+
+size_t plugin_count(void)
+{
+	return ARRAY_SIZE(plugins);
+}
+
+struct plugin *plugin_at(size_t i)
+{
+	return i < ARRAY_SIZE(plugins) ? &plugins[i] : NULL;
+}
+
+struct plugin *plugin_find(const char *type, const char *id)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(plugins); i++)
+		if (strcmp(plugins[i].type, type) == 0 && strcmp(plugins[i].id, id) == 0)
+			return &plugins[i];
+	return NULL;
+}
+
+void plugin_set_status(const char *type, const char *id, enum plugin_status st,
+		       const char *reason)
+{
+	struct plugin *p = plugin_find(type, id);
+	if (!p)
+		return;
+	p->status = st;
+	free(p->error);
+	p->error = reason ? xstrdup(reason) : NULL;
+}
+
+const char *plugin_status_name(enum plugin_status st)
+{
+	switch (st) {
+	case PLUGIN_OK:
+		return "ok";
+	case PLUGIN_ERROR:
+		return "error";
+	case PLUGIN_SKIPPED:
+		return "skipped";
+	case PLUGIN_PENDING:
+		break;
+	}
+	return "pending";
+}
+
+void plugin_reset(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(plugins); i++) {
+		free(plugins[i].error);
+		plugins[i].error = NULL;
+		plugins[i].status = PLUGIN_PENDING;
+	}
+}
