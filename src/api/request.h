@@ -51,6 +51,7 @@ struct request {
 	struct route_match match;
 	struct buf body;
 	uint64_t body_limit;
+	bool body_too_large; /* over the limit: the rest is discarded, 413 at the end */
 	int64_t start_ns;
 
 	/* the answer, once decided */

@@ -171,16 +171,23 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		return MHD_YES;
 	case REQ_BODY:
 		if (*upload_data_size) {
-			if (r->body.len + *upload_data_size > r->body_limit) {
-				make_error(&err, E_PAYLOAD_TOO_LARGE, 0,
-					   "request body is over the limit of %llu bytes",
-					   (unsigned long long)r->body_limit);
-				*upload_data_size = 0;
-				return queue_error(r, &err);
+			/* MHD only takes a response before or after the body: past the
+			 * limit, discard the rest and answer 413 at its end */
+			if (!r->body_too_large &&
+			    r->body.len + *upload_data_size > r->body_limit) {
+				r->body_too_large = true;
+				buf_release(&r->body);
 			}
-			buf_add(&r->body, upload_data, *upload_data_size);
+			if (!r->body_too_large)
+				buf_add(&r->body, upload_data, *upload_data_size);
 			*upload_data_size = 0;
 			return MHD_YES;
+		}
+		if (r->body_too_large) {
+			make_error(&err, E_PAYLOAD_TOO_LARGE, 0,
+				   "request body is over the limit of %llu bytes",
+				   (unsigned long long)r->body_limit);
+			return queue_error(r, &err);
 		}
 		r->state = REQ_DISPATCHED;
 		r->match.route->handler(r);

@@ -26,6 +26,7 @@ struct sse_sub {
 	bool heartbeat_due;
 	bool closing;
 	bool stalled_timeout_set;
+	bool dropped; /* counted in hub->dropped */
 	struct sse_sub *prev, *next_sub;
 };
 
@@ -66,6 +67,7 @@ static int sub_fill(struct http_stream *st, struct buf *out, void *data)
 		return 1;
 	}
 	if (s->next < events_oldest(ev)) {
+		s->dropped = true;
 		s->hub->dropped++;
 		log_warn("dropping slow SSE subscriber", "behind=%llu ring=%zu",
 			 (unsigned long long)(events_head(ev) + 1 - s->next),
@@ -93,6 +95,13 @@ static void sub_closed(struct http_stream *st, void *data)
 	struct sse_sub *s = data;
 	struct sse_hub *hub = s->hub;
 	if (hub) {
+		/* a peer that stopped reading is closed by its timeout before
+		 * fill() can tell it: count it as dropped here */
+		if (!s->dropped && !s->closing && s->next < events_oldest(hub->d->events)) {
+			hub->dropped++;
+			log_warn("dropped stalled SSE subscriber", "behind=%llu",
+				 (unsigned long long)(events_head(hub->d->events) + 1 - s->next));
+		}
 		if (s->prev)
 			s->prev->next_sub = s->next_sub;
 		else

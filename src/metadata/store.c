@@ -306,7 +306,8 @@ int store_foreach(struct store *s, MDB_txn *txn, enum store_bucket b, const char
 	rc = mdb_cursor_get(cur, &k, &v, prefix.len ? MDB_SET_RANGE : MDB_FIRST);
 	struct buf key = BUF_INIT;
 	while (rc == 0) {
-		if (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0)
+		if (prefix.len &&
+		    (k.mv_size < prefix.len || memcmp(k.mv_data, prefix.data, prefix.len) != 0))
 			break;
 		buf_reset(&key);
 		buf_add(&key, (char *)k.mv_data + prefix.len, k.mv_size - prefix.len);

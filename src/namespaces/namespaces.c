@@ -12,8 +12,8 @@
 static json_t *record_to_api(const char *name, json_t *rec)
 {
 	json_t *labels = json_object_get(rec, "labels");
-	return json_pack("{s:s,s:O,s:O,s:O}", "name", name, "labels",
-			 labels ? labels : json_object(), "created_at",
+	return json_pack("{s:s,s:o,s:O,s:O}", "name", name, "labels",
+			 labels ? json_incref(labels) : json_object(), "created_at",
 			 json_object_get(rec, "created_at"), "updated_at",
 			 json_object_get(rec, "updated_at"));
 }
@@ -22,7 +22,7 @@ static json_t *new_record(json_t *labels)
 {
 	char ts[40];
 	time_format_rfc3339(time_now_ns(), ts);
-	return json_pack("{s:O,s:s,s:s}", "labels", labels ? labels : json_object(),
+	return json_pack("{s:o,s:s,s:s}", "labels", labels ? json_incref(labels) : json_object(),
 			 "created_at", ts, "updated_at", ts);
 }
 
