@@ -1,0 +1,26 @@
+#!/bin/sh
+# Build berth twice from this checkout, as CI does — plain with -Werror, and
+# with ASan+UBSan — and run the whole test suite (unit + integration, prove)
+# in each build. Usage (as root): contrib/check.sh [--quick]  (--quick: plain
+# build only). Exit status is non-zero if any build or test failed.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+variants="plain sanitizers"
+[ "${1:-}" = --quick ] && variants=plain
+jobs=$(nproc 2>/dev/null || echo 2)
+
+./autogen.sh >/dev/null
+status=0
+for v in $variants; do
+	dir=$top/build-ci-$v
+	opts=--enable-werror
+	[ "$v" = sanitizers ] && opts="$opts --enable-sanitizers"
+	echo "=== $v build ($dir)"
+	mkdir -p "$dir"
+	(cd "$dir" && "$top/configure" -q $opts && make -s -j"$jobs") || { status=1; continue; }
+	echo "=== $v tests"
+	(cd "$dir" && make -s prove PROVE_OPTS="${PROVE_OPTS:-}") || status=1
+done
+[ $status -eq 0 ] && echo "=== all builds and tests passed" || echo "=== FAILED"
+exit $status

@@ -1,0 +1,88 @@
+#!/bin/sh
+# berth's main job, for now: start berthd on a temporary root, drive it with
+# the berth CLI and with curl (version, namespaces, plugins, events), stop it.
+# Usage: contrib/demo.sh [BUILD_DIR]   (default: $BERTH_BUILD_DIR, else ./)
+set -eu
+
+build=${1:-${BERTH_BUILD_DIR:-.}}
+build=$(cd "$build" && pwd)
+BERTHD=$build/berthd
+BERTH=$build/berth
+[ -x "$BERTHD" ] && [ -x "$BERTH" ] || {
+	echo "demo: no berthd/berth in $build (build first, or pass the build dir)" >&2
+	exit 1
+}
+
+tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
+pid=
+events=
+cleanup() {
+	[ -n "$events" ] && kill "$events" 2>/dev/null || :
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || :
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+sock=$tmp/state/berthd.sock
+echo '{}' >"$tmp/config.json"
+step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+step "berthd --root $tmp/root --state $tmp/state --config $tmp/config.json &"
+"$BERTHD" --root "$tmp/root" --state "$tmp/state" --config "$tmp/config.json" \
+	2>"$tmp/berthd.log" &
+pid=$!
+i=0
+until curl -sf --unix-socket "$sock" http://berth/healthz >/dev/null 2>&1; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { cat "$tmp/berthd.log"; echo "demo: berthd did not start" >&2; exit 1; }
+	sleep 0.05
+done
+export BERTH_ADDRESS=$sock
+
+step "berth events > events.txt &   # follow the event stream"
+"$BERTH" events >"$tmp/events.txt" 2>&1 &
+events=$!
+sleep 0.3
+
+step "berth version"
+"$BERTH" version
+step "curl --unix-socket $sock http://berth/v1/version"
+curl -s --unix-socket "$sock" http://berth/v1/version
+step "berth namespaces create demo env=test team=berth"
+"$BERTH" namespaces create demo env=test team=berth
+step "berth namespaces label demo team="
+"$BERTH" namespaces label demo team=
+step "berth namespaces ls"
+"$BERTH" namespaces ls
+step "curl -X PUT --unix-socket $sock http://berth/v1/namespaces/ci -d '{\"labels\":{\"owner\":\"curl\"}}'"
+curl -s -X PUT --unix-socket "$sock" http://berth/v1/namespaces/ci -d '{"labels":{"owner":"curl"}}'
+step "curl --unix-socket $sock 'http://berth/v1/namespaces?filter=labels.owner==curl'"
+curl -s --unix-socket "$sock" 'http://berth/v1/namespaces?filter=labels.owner==curl'
+step "curl -X POST --unix-socket $sock http://berth/v1/events -d '{\"namespace\":\"demo\",\"topic\":\"/demo/hello\",\"event\":{\"msg\":\"hi\"}}'"
+curl -s -X POST --unix-socket "$sock" http://berth/v1/events \
+	-d '{"namespace":"demo","topic":"/demo/hello","event":{"msg":"hi"}}'
+step "berth namespaces rm demo ci"
+"$BERTH" namespaces rm demo ci
+step "berth plugins"
+"$BERTH" plugins
+step "berth server"
+"$BERTH" server
+step "curl --unix-socket $sock 'http://berth/v1/events?since=0' --max-time 1   # replay"
+curl -s --unix-socket "$sock" 'http://berth/v1/events?since=0' --max-time 1 || :
+step "curl --unix-socket $sock http://berth/v1/namespaces/nope   # errors are JSON"
+curl -s --unix-socket "$sock" http://berth/v1/namespaces/nope
+
+sleep 0.2
+step "cat events.txt   # what 'berth events' printed"
+cat "$tmp/events.txt"
+step "kill -TERM berthd"
+kill -TERM "$pid"
+wait "$pid" && status=0 || status=$?
+pid=
+wait "$events" 2>/dev/null || :
+events=
+echo "berthd exited with status $status"
+echo
+echo "berthd's log:"
+cat "$tmp/berthd.log"
+[ "$status" -eq 0 ]
