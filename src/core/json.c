@@ -103,7 +103,7 @@ int json_check_object(json_t *obj, const char *what, const struct json_field *fi
 		if (!f->required)
 			continue;
 		v = json_object_get(obj, f->name);
-		if (!v || json_is_null(v))
+		if (!v || (json_is_null(v) && f->type != JF_ANY))
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "%s: missing required field `%s`", what, f->name);
 	}

@@ -88,17 +88,30 @@ static bool printable_utf8(const char *s)
 		size_t len;
 		if (c < 0x20 || c == 0x7f)
 			return false;
+		/* the range of the second byte rules out overlong forms,
+		 * surrogates and code points above U+10FFFF (RFC 3629) */
+		unsigned lo = 0x80, hi = 0xbf;
 		if (c < 0x80)
 			len = 1;
-		else if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+		else if (c >= 0xc2 && c <= 0xdf)
 			len = 2;
-		else if ((c & 0xf0) == 0xe0)
+		else if (c >= 0xe0 && c <= 0xef)
 			len = 3;
-		else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+		else if (c >= 0xf0 && c <= 0xf4)
 			len = 4;
 		else
 			return false;
-		for (size_t i = 1; i < len; i++)
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+		else if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+		if (len > 1 && (p[1] < lo || p[1] > hi))
+			return false;
+		for (size_t i = 2; i < len; i++)
 			if ((p[i] & 0xc0) != 0x80)
 				return false;
 		p += len;

@@ -86,8 +86,11 @@ void buf_grow(struct buf *b, size_t extra)
 	size_t n = b->alloc ? b->alloc : 64;
 	while (n < want)
 		n *= 2;
+	bool fresh = !b->data;
 	b->data = xrealloc(b->data, n);
 	b->alloc = n;
+	if (fresh)
+		b->data[0] = '\0'; /* a new buffer reads as "" (buf_detach of an empty buf) */
 }
 
 void buf_add(struct buf *b, const void *data, size_t len)
