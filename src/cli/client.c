@@ -1,0 +1,391 @@
+#include "config.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "cli/client.h"
+#include "core/json.h"
+
+/* A reply bigger than this is not something berthd sends as one JSON body. */
+#define MAX_REPLY (64u << 20)
+/* Of an error answer to a stream, keep this much (it is one JSON object). */
+#define MAX_ERROR_BODY (1u << 20)
+
+struct client {
+	CURL *h;
+	char *socket_path; /* Unix socket, or NULL for TCP */
+	char *base;	   /* URL prefix the request path is appended to */
+	char *display;	   /* the address without credentials, for messages */
+	char *auth_header; /* "Authorization: Bearer ..." over TCP, else NULL */
+	long timeout_ms;   /* per request; 0: none */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* `scheme://user:pass@host/x` → `scheme://host/x`: never show credentials. */
+static char *strip_userinfo(const char *url)
+{
+	const char *auth = strstr(url, "://");
+	if (!auth)
+		return xstrdup(url);
+	auth += 3;
+	size_t authlen = strcspn(auth, "/?#");
+	const char *at = memchr(auth, '@', authlen);
+	if (!at)
+		return xstrdup(url);
+	return xasprintf("%.*s%s", (int)(auth - url), url, at + 1);
+}
+
+/* Replace control characters so that a message from the daemon stays one
+ * harmless line on a terminal. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = ' ';
+}
+
+struct client *client_new(const char *address, const char *token, long timeout_s, err_t *err)
+{
+	if (!address || !*address) {
+		make_error(err, E_INVALID_ARGUMENT, 0, "empty daemon address");
+		return NULL;
+	}
+	struct client *c = xzalloc(sizeof(*c));
+	c->display = strip_userinfo(address);
+	if (has_prefix(address, "unix://")) {
+		c->socket_path = xstrdup(address + strlen("unix://"));
+	} else if (has_prefix(address, "http://") || has_prefix(address, "https://")) {
+		size_t n = strlen(address);
+		while (n > 0 && address[n - 1] == '/')
+			n--;
+		c->base = xstrndup(address, n);
+	} else if (strstr(address, "://")) {
+		make_error(err, E_INVALID_ARGUMENT, 0,
+			   "unsupported daemon address `%s`: use a socket path or an http:// URL",
+			   c->display);
+		client_free(c);
+		return NULL;
+	} else {
+		c->socket_path = xstrdup(address);
+	}
+	if (c->socket_path) {
+		if (!*c->socket_path) {
+			make_error(err, E_INVALID_ARGUMENT, 0, "empty daemon socket path");
+			client_free(c);
+			return NULL;
+		}
+		/* The host part is not used on a Unix socket; it only fills the Host header. */
+		c->base = xstrdup("http://localhost");
+	}
+	if (token && *token && !c->socket_path)
+		c->auth_header = xasprintf("Authorization: Bearer %s", token);
+	c->timeout_ms = timeout_s * 1000;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->h = curl_easy_init())) {
+		make_error(err, E_INTERNAL, 0, "cannot initialise libcurl");
+		client_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void client_free(struct client *c)
+{
+	if (!c)
+		return;
+	if (c->h) {
+		curl_easy_cleanup(c->h);
+		curl_global_cleanup();
+	}
+	if (c->auth_header) {
+		explicit_bzero(c->auth_header, strlen(c->auth_header));
+		free(c->auth_header);
+	}
+	free(c->socket_path);
+	free(c->base);
+	free(c->display);
+	free(c);
+}
+
+const char *client_address(const struct client *c)
+{
+	return c->display;
+}
+
+bool client_is_tcp(const struct client *c)
+{
+	return c->socket_path == NULL;
+}
+
+char *client_escape(const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	struct buf b = BUF_INIT;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		    (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
+			buf_add(&b, p, 1);
+		} else {
+			char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+			buf_add(&b, e, 3);
+		}
+	}
+	return buf_detach(&b, NULL);
+}
+
+void client_query_add(struct buf *path, const char *key, const char *value)
+{
+	cleanup_free char *v = client_escape(value);
+	buf_addf(path, "%c%s=%s", path->data && strchr(path->data, '?') ? '&' : '?', key, v);
+}
+
+/* Set up the handle for one request; the caller owns and frees *headers. */
+static void prepare(struct client *c, const char *method, const char *path, const char *accept,
+		    bool has_body, struct curl_slist **headers)
+{
+	CURL *h = c->h;
+	/* reset keeps the connection cache: the next request reuses the socket */
+	curl_easy_reset(h);
+	cleanup_free char *url = xasprintf("%s%s", c->base, path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	if (c->socket_path) {
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->socket_path);
+		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	}
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	c->errbuf[0] = '\0';
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "berth/" PACKAGE_VERSION);
+	if (c->timeout_ms > 0)
+		curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, c->timeout_ms);
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+
+	struct curl_slist *l = NULL;
+	cleanup_free char *accept_h = xasprintf("Accept: %s", accept);
+	l = curl_slist_append(l, accept_h);
+	if (has_body) {
+		l = curl_slist_append(l, "Content-Type: application/json");
+		l = curl_slist_append(l, "Expect:");
+	}
+	if (c->auth_header)
+		l = curl_slist_append(l, c->auth_header);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, l);
+	*headers = l;
+}
+
+/* Free a header list that may hold the token, wiping it first. */
+static void headers_free(struct curl_slist *l)
+{
+	for (struct curl_slist *p = l; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/* Classify a failed transfer: never connected (exit 3) or broke later (1). */
+static enum client_status transport_error(struct client *c, CURLcode rc, const char *method,
+					  const char *path, err_t *err)
+{
+	long os_errno = 0;
+	curl_off_t sent = 0;
+	curl_easy_getinfo(c->h, CURLINFO_OS_ERRNO, &os_errno);
+	curl_easy_getinfo(c->h, CURLINFO_REQUEST_SIZE, &sent);
+	bool connect_failed = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+			      rc == CURLE_COULDNT_RESOLVE_PROXY || rc == CURLE_SSL_CONNECT_ERROR ||
+			      (rc == CURLE_OPERATION_TIMEDOUT && sent == 0);
+	const char *detail = c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc);
+	if (connect_failed) {
+		const char *reason = detail, *hint = "";
+		if (rc == CURLE_OPERATION_TIMEDOUT)
+			reason = "timed out";
+		else if (os_errno)
+			reason = strerror((int)os_errno);
+		if (os_errno == ENOENT || os_errno == ECONNREFUSED)
+			hint = " (is berthd running?)";
+		else if (os_errno == EACCES || os_errno == EPERM)
+			hint = " (does your user have access to the socket?)";
+		make_error(err, E_UNAVAILABLE, 0, "cannot connect to berthd at %s: %s%s",
+			   c->display, reason, hint);
+		return CLIENT_UNREACHABLE;
+	}
+	if (rc == CURLE_OPERATION_TIMEDOUT)
+		make_error(err, E_UNAVAILABLE, 0, "%s %s: no answer from berthd within %lds",
+			   method, path, c->timeout_ms / 1000);
+	else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
+		 rc == CURLE_SEND_ERROR)
+		make_error(err, E_UNAVAILABLE, 0, "%s %s: lost the connection to berthd: %s",
+			   method, path, detail);
+	else
+		make_error(err, E_UNAVAILABLE, 0, "%s %s: %s", method, path, detail);
+	one_line((*err)->msg);
+	return CLIENT_FAILED;
+}
+
+static enum err_kind kind_from_code(const char *code)
+{
+	for (int k = 0; code && k < E_KIND_MAX; k++)
+		if (strcmp(err_kind_code(k), code) == 0)
+			return k;
+	return E_INTERNAL;
+}
+
+/* A non-2xx answer: the daemon's `error.message`, or the bare status. */
+static enum client_status daemon_error(long status, const struct buf *body, err_t *err)
+{
+	cleanup_json json_t *j = body->len ? json_loadb(body->data, body->len, 0, NULL) : NULL;
+	json_t *e = json_object_get(j, "error");
+	const char *msg = json_string_value(json_object_get(e, "message"));
+	if (msg && *msg)
+		make_error(err, kind_from_code(json_string_value(json_object_get(e, "code"))), 0,
+			   "%s", msg);
+	else
+		make_error(err, E_INTERNAL, 0, "unexpected answer from berthd: HTTP %ld", status);
+	one_line((*err)->msg);
+	return CLIENT_FAILED;
+}
+
+struct reply_ctx {
+	struct buf body;
+	bool too_big;
+};
+
+static size_t reply_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct reply_ctx *r = arg;
+	size_t n = size * nmemb;
+	if (r->body.len + n > MAX_REPLY) {
+		r->too_big = true;
+		return 0;
+	}
+	buf_add(&r->body, data, n);
+	return n;
+}
+
+enum client_status client_call(struct client *c, const char *method, const char *path,
+			       const json_t *body, json_t **reply, err_t *err)
+{
+	if (reply)
+		*reply = NULL;
+	struct curl_slist *headers = NULL;
+	prepare(c, method, path, "application/json", body != NULL, &headers);
+	cleanup_free char *payload = NULL;
+	if (body) {
+		size_t len;
+		payload = json_dump_compact(body, &len);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (c->timeout_ms > 0)
+		curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	struct reply_ctx r = {BUF_INIT, false};
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, reply_write_cb);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &r);
+
+	CURLcode rc = curl_easy_perform(c->h);
+	headers_free(headers);
+	enum client_status st = CLIENT_OK;
+	long status = 0;
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	if (r.too_big) {
+		make_error(err, E_INTERNAL, 0, "%s %s: reply from berthd larger than %u MiB",
+			   method, path, MAX_REPLY >> 20);
+		st = CLIENT_FAILED;
+	} else if (rc != CURLE_OK) {
+		st = transport_error(c, rc, method, path, err);
+	} else if (status < 200 || status > 299) {
+		st = daemon_error(status, &r.body, err);
+	} else if (r.body.len > 0 && reply) {
+		json_error_t jerr;
+		*reply = json_loadb(r.body.data, r.body.len, 0, &jerr);
+		if (!*reply) {
+			make_error(err, E_INTERNAL, 0, "%s %s: malformed reply from berthd: %s",
+				   method, path, jerr.text);
+			one_line((*err)->msg);
+			st = CLIENT_FAILED;
+		}
+	}
+	buf_release(&r.body);
+	return st;
+}
+
+struct stream_ctx {
+	struct client *c;
+	client_data_cb cb;
+	void *arg;
+	volatile sig_atomic_t *stop;
+	bool checked; /* the status code has been looked at */
+	bool ok;      /* a 2xx answer: data goes to cb */
+	bool stopped; /* ended on purpose: by *stop or by cb */
+	struct buf errbody;
+};
+
+static size_t stream_write_cb(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct stream_ctx *s = arg;
+	size_t n = size * nmemb;
+	if (!s->checked) {
+		long status = 0;
+		curl_easy_getinfo(s->c->h, CURLINFO_RESPONSE_CODE, &status);
+		s->ok = status >= 200 && status <= 299;
+		s->checked = true;
+	}
+	if (!s->ok) {
+		if (s->errbody.len + n <= MAX_ERROR_BODY)
+			buf_add(&s->errbody, data, n);
+		return n;
+	}
+	if ((s->stop && *s->stop) || !s->cb(data, n, s->arg)) {
+		s->stopped = true;
+		return 0;
+	}
+	return n;
+}
+
+/* libcurl calls this often, and about once a second while the stream is idle. */
+static int stream_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			      curl_off_t ulnow)
+{
+	struct stream_ctx *s = arg;
+	if (s->stop && *s->stop) {
+		s->stopped = true;
+		return 1;
+	}
+	return 0;
+}
+
+enum client_status client_stream(struct client *c, const char *path, const char *accept,
+				 client_data_cb cb, void *arg, volatile sig_atomic_t *stop,
+				 err_t *err)
+{
+	struct curl_slist *headers = NULL;
+	prepare(c, "GET", path, accept, false, &headers);
+	if (c->timeout_ms <= 0)
+		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+	curl_easy_setopt(c->h, CURLOPT_TCP_KEEPALIVE, 1L);
+	struct stream_ctx s = {.c = c, .cb = cb, .arg = arg, .stop = stop};
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, stream_write_cb);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &s);
+	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, stream_progress_cb);
+	curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, &s);
+
+	CURLcode rc = curl_easy_perform(c->h);
+	headers_free(headers);
+	enum client_status st = CLIENT_OK;
+	long status = 0;
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	if (s.stopped)
+		st = CLIENT_OK;
+	else if (rc != CURLE_OK)
+		st = transport_error(c, rc, "GET", path, err);
+	else if (status < 200 || status > 299)
+		st = daemon_error(status, &s.errbody, err);
+	buf_release(&s.errbody);
+	return st;
+}

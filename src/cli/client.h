@@ -1,0 +1,76 @@
+/*
+ * client: the `berth` CLI's HTTP connection to berthd, one libcurl easy
+ * handle reused for every request so that a command making several calls
+ * (`berth namespaces rm a b c`) keeps one keep-alive connection.
+ *
+ * The address is a Unix socket path (`/run/berth/berthd.sock`, also written
+ * `unix:///run/...`) or a TCP URL (`http://127.0.0.1:7070`, `https://...`).
+ * Over TCP, a bearer token, when given, is sent as `Authorization: Bearer`;
+ * it is never logged, printed or put into an error message, and the client
+ * wipes its copy when freed. Userinfo in a TCP URL is likewise left out of
+ * every message.
+ *
+ * Every call blocks (this is a command-line program, there is no loop).
+ * Failures set *err with a one-line message ready to print after "berth: ":
+ * the daemon's own `error.message` when it answered non-2xx, or a sentence
+ * naming the address when it could not be reached. The return value says
+ * which, and is the exit status the CLI gives that failure.
+ */
+#ifndef BERTH_CLI_CLIENT_H
+#define BERTH_CLI_CLIENT_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include <jansson.h>
+
+#include "core/err.h"
+#include "core/util.h"
+
+/* How a request ended; the non-zero values are berth's exit statuses. */
+enum client_status {
+	CLIENT_OK = 0,		/* a 2xx answer (or a stream stopped on purpose) */
+	CLIENT_FAILED = 1,	/* the daemon answered an error, or the exchange broke
+				   after the connection was made (timeout, reset, junk) */
+	CLIENT_UNREACHABLE = 3, /* no connection could be made to the daemon */
+};
+
+struct client;
+
+/* Parse an address; NULL with *err (E_INVALID_ARGUMENT) if it is neither a
+ * path nor an http(s)/unix URL. token may be NULL; it is copied. timeout_s
+ * bounds each non-streaming request (0: none); it also bounds connecting. */
+struct client *client_new(const char *address, const char *token, long timeout_s, err_t *err);
+void client_free(struct client *c);
+
+/* The address as it may be shown to a user (no credentials). */
+const char *client_address(const struct client *c);
+/* Whether the address is a TCP URL (and so a token is meaningful). */
+bool client_is_tcp(const struct client *c);
+
+/* Percent-encode one path segment or query value (all but RFC 3986's
+ * unreserved characters); the caller frees. */
+char *client_escape(const char *s);
+/* Append `?key=value` or `&key=value` (value percent-encoded) to a path. */
+void client_query_add(struct buf *path, const char *key, const char *value);
+
+/* One JSON request: method and path (`/v1/...`, query included); body is
+ * sent as application/json when not NULL. On a 2xx answer, *reply (when
+ * reply is not NULL) gets the parsed body, or NULL for an empty one (204). */
+enum client_status client_call(struct client *c, const char *method, const char *path,
+			       const json_t *body, json_t **reply, err_t *err);
+
+/* Called with each piece of a streaming 2xx body as it arrives; return false
+ * to stop the transfer (client_stream then returns CLIENT_OK). */
+typedef bool (*client_data_cb)(const char *data, size_t len, void *arg);
+
+/* A streaming GET with no overall timeout (connecting is still bounded).
+ * A non-2xx answer is read whole and reported as for client_call(). The
+ * transfer stops with CLIENT_OK when *stop becomes non-zero (set it from a
+ * signal handler; the check runs at least once a second). A stream the
+ * server ends cleanly is CLIENT_OK; one that breaks is CLIENT_FAILED. */
+enum client_status client_stream(struct client *c, const char *path, const char *accept,
+				 client_data_cb cb, void *arg, volatile sig_atomic_t *stop,
+				 err_t *err);
+
+#endif
