@@ -38,3 +38,14 @@ if [ -n "$missing" ]; then
 	# shellcheck disable=SC2086
 	apt-get install -y -q --no-install-recommends $missing
 fi
+
+# The API conformance test's node packages (t/t8001-api-spec.sh), exactly as
+# pinned by t/conformance/package-lock.json. Only from a berth checkout, and
+# only when node_modules is missing or older than the lock file.
+conformance=$(cd "$(dirname "$0")/.." 2>/dev/null && pwd)/t/conformance
+if [ -f "$conformance/package-lock.json" ] && command -v npm >/dev/null 2>&1; then
+	if [ ! -f "$conformance/node_modules/.package-lock.json" ] ||
+		[ "$conformance/package-lock.json" -nt "$conformance/node_modules/.package-lock.json" ]; then
+		npm ci --prefix "$conformance" --no-audit --no-fund --loglevel=error >/dev/null
+	fi
+fi
