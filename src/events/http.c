@@ -53,6 +53,9 @@ static void events_post(struct request *r)
 		{ "event", JF_OBJECT, false },
 		{ NULL },
 	};
+	static const char *const no_query[] = { NULL };
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
 	cleanup_json json_t *body = request_json(r, &err);
 	if (!body || json_check_object(body, "request body", fields, &err) < 0)
 		return reply_error(r, &err);

@@ -20,6 +20,9 @@ static void version_get(struct request *r)
 
 static void healthz_get(struct request *r)
 {
+	err_t err = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
 	if (r->d->shutting_down)
 		return reply_errorf(r, E_UNAVAILABLE, "berthd is shutting down");
 	reply_json(r, 200, json_pack("{s:s}", "status", "serving"));
@@ -73,6 +76,9 @@ static void plugins_get(struct request *r)
 
 static void metrics_get(struct request *r)
 {
+	err_t err = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
 	struct buf b = BUF_INIT;
 	metrics_render(r->d, &b);
 	size_t len;
