@@ -51,12 +51,6 @@ static const char usage[] =
 	"SIGHUP re-reads the log level from the config file.\n"
 	"Exit codes: 0 clean stop, 1 could not start, 2 bad usage, config or path.\n";
 
-/* The signal events and the shutdown drain timer. */
-struct signals {
-	struct event *term, *intr, *hup, *chld, *drain;
-	int64_t deadline_ns;
-};
-
 static int exit_code_for(const struct err *e)
 {
 	return e->kind == E_INVALID_ARGUMENT ? 2 : 1;
@@ -178,13 +172,11 @@ static void raise_nofile(void)
 	}
 }
 
-static struct signals sigs;
-
 static void drain_check_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct daemon *d = arg;
 	size_t left = http_server_inflight(d);
-	if (left == 0 || time_mono_ns() >= sigs.deadline_ns) {
+	if (left == 0 || time_mono_ns() >= d->drain_deadline_ns) {
 		if (left)
 			log_warn("closing requests still in flight", "count=%zu", left);
 		event_base_loopbreak(d->base);
@@ -201,10 +193,10 @@ static void shutdown_begin(struct daemon *d, const char *why)
 	http_server_quiesce(d);
 	sse_hub_close_all(d->sse);
 	http_server_abort_pending(d);
-	sigs.deadline_ns = time_mono_ns() + (int64_t)(d->cfg.shutdown_timeout * 1e9);
-	sigs.drain = event_new(d->base, -1, EV_PERSIST, drain_check_cb, d);
+	d->drain_deadline_ns = time_mono_ns() + (int64_t)(d->cfg.shutdown_timeout * 1e9);
+	d->drain = event_new(d->base, -1, EV_PERSIST, drain_check_cb, d);
 	struct timeval tv = { 0, 10 * 1000 };
-	event_add(sigs.drain, &tv);
+	event_add(d->drain, &tv);
 }
 
 static void term_cb(evutil_socket_t sig, short what, void *arg)
@@ -345,14 +337,12 @@ int main(int argc, char **argv)
 		die_err(&err);
 	plugin_set_status("io.berth.server.v1", "http", PLUGIN_OK, NULL);
 
-	sigs.term = evsignal_new(d.base, SIGTERM, term_cb, &d);
-	sigs.intr = evsignal_new(d.base, SIGINT, term_cb, &d);
-	sigs.hup = evsignal_new(d.base, SIGHUP, hup_cb, &d);
-	sigs.chld = evsignal_new(d.base, SIGCHLD, chld_cb, &d);
-	event_add(sigs.term, NULL);
-	event_add(sigs.intr, NULL);
-	event_add(sigs.hup, NULL);
-	event_add(sigs.chld, NULL);
+	d.signals[0] = evsignal_new(d.base, SIGTERM, term_cb, &d);
+	d.signals[1] = evsignal_new(d.base, SIGINT, term_cb, &d);
+	d.signals[2] = evsignal_new(d.base, SIGHUP, hup_cb, &d);
+	d.signals[3] = evsignal_new(d.base, SIGCHLD, chld_cb, &d);
+	for (size_t i = 0; i < ARRAY_SIZE(d.signals); i++)
+		event_add(d.signals[i], NULL);
 
 	log_info("berthd started", "version=%s pid=%d root=%s state=%s socket=%s listen=%s",
 		 PACKAGE_VERSION, (int)d.pid, d.cfg.root, d.cfg.state, d.cfg.socket,
@@ -365,12 +355,10 @@ int main(int argc, char **argv)
 	sse_hub_free(d.sse);
 	events_free(d.events);
 	store_close(d.store);
-	if (sigs.drain)
-		event_free(sigs.drain);
-	event_free(sigs.term);
-	event_free(sigs.intr);
-	event_free(sigs.hup);
-	event_free(sigs.chld);
+	if (d.drain)
+		event_free(d.drain);
+	for (size_t i = 0; i < ARRAY_SIZE(d.signals); i++)
+		event_free(d.signals[i]);
 	metrics_free(d.metrics);
 	child_table_free(d.children);
 	event_base_free(d.base);

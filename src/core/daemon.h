@@ -35,6 +35,9 @@ struct daemon {
 	int64_t started_at_ns;
 	int lock_fd;
 	bool shutting_down;
+	struct event *signals[4];  /* SIGTERM, SIGINT, SIGHUP, SIGCHLD */
+	struct event *drain;       /* at shutdown: polls until requests are done */
+	int64_t drain_deadline_ns;
 };
 
 #endif
