@@ -20,7 +20,7 @@ for v in $variants; do
 	mkdir -p "$dir"
 	(cd "$dir" && "$top/configure" -q $opts && make -s -j"$jobs") || { status=1; continue; }
 	echo "=== $v tests"
-	(cd "$dir" && make -s prove PROVE_OPTS="${PROVE_OPTS:-}") || status=1
+	(cd "$dir" && make -s prove PROVE_OPTS="${PROVE_OPTS:---failures --comments --timer}") || status=1
 done
 [ $status -eq 0 ] && echo "=== all builds and tests passed" || echo "=== FAILED"
 exit $status
