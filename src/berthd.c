@@ -357,6 +357,8 @@ int main(int argc, char **argv)
 	store_close(d.store);
 	if (d.drain)
 		event_free(d.drain);
+	if (d.trim_timer)
+		event_free(d.trim_timer);
 	for (size_t i = 0; i < ARRAY_SIZE(d.signals); i++)
 		event_free(d.signals[i]);
 	metrics_free(d.metrics);

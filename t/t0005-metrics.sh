@@ -50,6 +50,17 @@ test_expect_success 'events published and SSE subscribers' '
 	kill $cpid
 '
 
+test_expect_success 'a client that leaves an idle stream is released at once, not at the next heartbeat' '
+	{ curl -s -N --unix-socket "$BERTH_SOCK" "http://berth/v1/events?topic=/none" >/dev/null & } &&
+	cpid=$! &&
+	test_wait_for 5 eval "curl -s --unix-socket \"$BERTH_SOCK\" http://berth/metrics | grep -q \"^berth_sse_subscribers 1\$\"" &&
+	kill $cpid &&
+	# the heartbeat is 15 s away: only watching the socket can notice this
+	test_wait_for 3 eval "curl -s --unix-socket \"$BERTH_SOCK\" http://berth/metrics | grep -q \"^berth_sse_subscribers 0\$\"" &&
+	curl -s --unix-socket "$BERTH_SOCK" http://berth/metrics >m2 &&
+	grep "^berth_http_requests_in_flight 1\$" m2
+'
+
 test_expect_success 'process figures are plausible' '
 	rss=$(sed -n "s/^process_resident_memory_bytes //p" m) &&
 	test "$rss" -gt 100000 &&

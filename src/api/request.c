@@ -1,12 +1,57 @@
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
 
 #include "api/request.h"
 #include "api/server.h"
 #include "core/filter.h"
 #include "core/log.h"
+
+static void peer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer_watch *w = arg;
+	char c;
+	ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return;
+	event_del(w->ev);
+	if (n > 0)
+		return; /* the client sent more: MHD reads it once resumed */
+	w->gone(w->data);
+}
+
+static void peer_watch_start(struct peer_watch *w, struct daemon *d, struct MHD_Connection *conn,
+			     void (*gone)(void *), void *data)
+{
+	if (!w->ev) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (!ci)
+			return;
+		w->ev = event_new(d->base, ci->connect_fd, EV_READ | EV_PERSIST, peer_cb, w);
+		w->gone = gone;
+		w->data = data;
+	}
+	event_add(w->ev, NULL);
+}
+
+static void peer_watch_stop(struct peer_watch *w)
+{
+	if (w->ev)
+		event_del(w->ev);
+}
+
+static void peer_watch_release(struct peer_watch *w)
+{
+	if (w->ev)
+		event_free(w->ev);
+	w->ev = NULL;
+}
 
 struct request *request_new(struct daemon *d, struct http_listener *l, const char *uri)
 {
@@ -28,6 +73,7 @@ void request_free(struct request *r)
 		free(r->query[i].value);
 	}
 	free(r->query);
+	peer_watch_release(&r->watch);
 	route_match_release(&r->match);
 	if (r->response)
 		MHD_destroy_response(r->response);
@@ -200,9 +246,36 @@ void reply_response(struct request *r, int status, struct MHD_Response *resp)
 	r->abort_data = NULL;
 	if (r->state == REQ_PENDING && r->suspended) {
 		r->suspended = false;
+		peer_watch_stop(&r->watch);
 		MHD_resume_connection(r->conn);
 		http_server_kick(r->d);
 	}
+}
+
+/* The client of a pending request hung up: let the service forget the
+ * request, then resume the connection so that MHD closes it. */
+static void request_peer_gone(void *data)
+{
+	struct request *r = data;
+	if (!r->suspended)
+		return;
+	r->peer_gone = true;
+	if (r->on_abort) {
+		void (*cb)(struct request *, void *) = r->on_abort;
+		r->on_abort = NULL;
+		cb(r, r->abort_data);
+	}
+	r->suspended = false;
+	MHD_resume_connection(r->conn);
+	http_server_kick(r->d);
+}
+
+void request_suspend(struct request *r)
+{
+	r->state = REQ_PENDING;
+	r->suspended = true;
+	MHD_suspend_connection(r->conn);
+	peer_watch_start(&r->watch, r->d, r->conn, request_peer_gone, r);
 }
 
 void reply_json(struct request *r, int status, json_t *body)
@@ -269,11 +342,22 @@ struct http_stream {
 	size_t off; /* bytes of out already handed to MHD */
 	bool suspended;
 	bool finished;
+	bool peer_gone; /* the client hung up while the stream was idle */
+	struct peer_watch watch;
 };
+
+static void stream_peer_gone(void *data)
+{
+	struct http_stream *s = data;
+	s->peer_gone = true;
+	http_stream_wake(s);
+}
 
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct http_stream *s = cls;
+	if (s->peer_gone)
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	if (s->off == s->out.len && !s->finished) {
 		buf_reset(&s->out);
 		s->off = 0;
@@ -295,6 +379,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	/* nothing to send: park the connection until http_stream_wake() */
 	s->suspended = true;
 	MHD_suspend_connection(s->conn);
+	peer_watch_start(&s->watch, s->d, s->conn, stream_peer_gone, s);
 	return 0;
 }
 
@@ -303,6 +388,7 @@ static void stream_free_cb(void *cls)
 	struct http_stream *s = cls;
 	if (s->ops->closed)
 		s->ops->closed(s, s->data);
+	peer_watch_release(&s->watch);
 	buf_release(&s->out);
 	free(s);
 }
@@ -331,6 +417,7 @@ void http_stream_wake(struct http_stream *s)
 	if (!s->suspended)
 		return;
 	s->suspended = false;
+	peer_watch_stop(&s->watch);
 	MHD_resume_connection(s->conn);
 	http_server_kick(s->d);
 }

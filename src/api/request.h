@@ -33,6 +33,15 @@ enum request_state {
 	REQ_QUEUED,     /* a response was queued on the connection */
 };
 
+/* Watches a suspended connection's socket for the peer hanging up: MHD does
+ * not poll suspended connections, so a client that went away would only be
+ * noticed at the next write (for an idle SSE stream, the next heartbeat). */
+struct peer_watch {
+	struct event *ev;
+	void (*gone)(void *data);
+	void *data;
+};
+
 struct query_arg {
 	char *key;
 	char *value;
@@ -58,7 +67,8 @@ struct request {
 	struct MHD_Response *response;
 	int status;
 	bool suspended;
-	bool counted; /* in the server's in-flight count */
+	bool peer_gone; /* the client hung up while the request was pending */
+	struct peer_watch watch;
 
 	/* set by a handler that answers later */
 	void (*on_abort)(struct request *r, void *data);
@@ -122,6 +132,9 @@ void http_stream_set_timeout(struct http_stream *s, unsigned seconds);
 
 /* Used by api/server.c. */
 struct request *request_new(struct daemon *d, struct http_listener *l, const char *uri);
+/* The handler returned without answering: park the connection until a
+ * reply_*() resumes it, watching for the client to hang up meanwhile. */
+void request_suspend(struct request *r);
 void request_free(struct request *r);
 int request_parse_uri(struct request *r, err_t *err);
 struct MHD_Response *response_json(json_t *body);

@@ -12,8 +12,6 @@
 
 #include <event2/event.h>
 #include <microhttpd.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "api/metrics.h"
 #include "api/request.h"
@@ -36,8 +34,8 @@ struct http_server {
 	size_t nlisteners;
 	struct request *inflight; /* every live request */
 	size_t ninflight;
-	unsigned char token_digest[32];
-	bool have_token;
+	char *token; /* the TCP listener's bearer token, NULL without one */
+	size_t token_len;
 	char *unix_path;
 	struct event *kick;
 };
@@ -108,19 +106,15 @@ static enum MHD_Result queue_error(struct request *r, err_t *err)
 }
 
 /* Is the Authorization header the listener's token? Compared in constant
- * time over SHA-256 digests, so neither contents nor length leak. */
+ * time: the time depends on the token's length only, not on its contents. */
 static bool token_ok(struct http_server *srv, const char *auth)
 {
-	if (!srv->have_token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
+	if (!srv->token || !auth || strncasecmp(auth, "Bearer ", 7) != 0)
 		return false;
 	const char *tok = auth + 7;
 	while (*tok == ' ')
 		tok++;
-	unsigned char dg[32];
-	unsigned int len = 0;
-	if (!EVP_Digest(tok, strlen(tok), dg, &len, EVP_sha256(), NULL))
-		return false;
-	return CRYPTO_memcmp(dg, srv->token_digest, sizeof(dg)) == 0;
+	return secret_equal(tok, strlen(tok), srv->token, srv->token_len);
 }
 
 /* Headers are in: authenticate, route, check the body size. */
@@ -194,11 +188,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		if (r->response)
 			return queue(r);
 		/* answered later: park the connection until the reply resumes it */
-		r->state = REQ_PENDING;
-		r->suspended = true;
-		MHD_suspend_connection(conn);
+		request_suspend(r);
 		return MHD_YES;
 	case REQ_PENDING:
+		if (r->peer_gone)
+			return MHD_NO; /* the client left: close */
 		if (r->response)
 			return queue(r);
 		return MHD_YES;
@@ -276,7 +270,7 @@ static int start_listener(struct http_server *srv, int fd, bool tcp, const char 
 		MHD_OPTION_URI_LOG_CALLBACK, uri_log_cb, l, MHD_OPTION_NOTIFY_COMPLETED,
 		completed_cb, l, MHD_OPTION_CONNECTION_LIMIT, (unsigned)d->cfg.http_max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)d->cfg.http_idle_timeout,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024, MHD_OPTION_END);
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024, MHD_OPTION_END);
 	if (!l->mhd) {
 		close(fd);
 		return make_error(err, E_INTERNAL, 0, "start HTTP server on %s", desc);
@@ -396,10 +390,8 @@ static int load_token(struct http_server *srv, const char *path, err_t *err)
 	if (len < 16)
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "token file `%s` must hold a token of at least 16 characters", path);
-	unsigned int dl = 0;
-	EVP_Digest(tok, len, srv->token_digest, &dl, EVP_sha256(), NULL);
-	OPENSSL_cleanse(tok, len);
-	srv->have_token = true;
+	srv->token = steal_ptr(&tok);
+	srv->token_len = len;
 	return 0;
 }
 
@@ -483,6 +475,10 @@ void http_server_stop(struct daemon *d)
 	}
 	event_free(srv->kick);
 	router_free(srv->router);
+	if (srv->token) {
+		explicit_bzero(srv->token, srv->token_len);
+		free(srv->token);
+	}
 	free(srv);
 	d->http = NULL;
 }

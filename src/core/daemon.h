@@ -38,6 +38,7 @@ struct daemon {
 	struct event *signals[4];  /* SIGTERM, SIGINT, SIGHUP, SIGCHLD */
 	struct event *drain;       /* at shutdown: polls until requests are done */
 	int64_t drain_deadline_ns;
+	struct event *trim_timer;  /* pending malloc_trim (loop_trim_memory_soon) */
 };
 
 #endif

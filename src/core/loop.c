@@ -1,6 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <malloc.h>
+
+#include <event2/event.h>
 #include <sys/wait.h>
 
 #include "core/log.h"
@@ -77,4 +80,19 @@ void child_reap_all(struct daemon *d)
 		if (!found)
 			log_debug("reaped unwatched child", "pid=%d status=%d", (int)pid, status);
 	}
+}
+
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	malloc_trim(0);
+}
+
+void loop_trim_memory_soon(struct daemon *d)
+{
+	if (!d->trim_timer)
+		d->trim_timer = evtimer_new(d->base, trim_cb, NULL);
+	if (evtimer_pending(d->trim_timer, NULL))
+		return;
+	struct timeval tv = { 1, 0 };
+	evtimer_add(d->trim_timer, &tv);
 }

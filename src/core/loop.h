@@ -3,6 +3,7 @@
  * evsignals, and child processes (unpack workers, shims while they start)
  * reaped on SIGCHLD and dispatched to the handler registered for their pid.
  * Nothing here blocks: waitpid runs with WNOHANG.
+ * Also: deferred malloc_trim after bursts of frees.
  */
 #ifndef BERTH_CORE_LOOP_H
 #define BERTH_CORE_LOOP_H
@@ -23,5 +24,9 @@ void child_unwatch(struct daemon *d, pid_t pid);
 /* Reap every exited child and run their handlers (the SIGCHLD callback). */
 void child_reap_all(struct daemon *d);
 size_t child_count(struct daemon *d);
+
+/* Return freed heap to the kernel soon (malloc_trim), once, after a burst of
+ * frees such as many clients leaving; calls within a second coalesce. */
+void loop_trim_memory_soon(struct daemon *d);
 
 #endif

@@ -167,6 +167,15 @@ char *buf_detach(struct buf *b, size_t *len)
 	return r;
 }
 
+bool secret_equal(const void *a, size_t alen, const void *s, size_t slen)
+{
+	const volatile unsigned char *pa = a, *ps = s;
+	unsigned char diff = alen != slen;
+	for (size_t i = 0; i < slen; i++)
+		diff |= (unsigned char)((i < alen ? pa[i] : 0) ^ ps[i]);
+	return diff == 0;
+}
+
 int64_t time_now_ns(void)
 {
 	struct timespec ts;

@@ -88,6 +88,10 @@ void buf_release(struct buf *b);
 /* Hand out the contents (never NULL) and reset b. */
 char *buf_detach(struct buf *b, size_t *len);
 
+/* Compare untrusted bytes a[0..alen) with a secret s[0..slen) in a time that
+ * depends only on slen, never on where they differ. */
+bool secret_equal(const void *a, size_t alen, const void *s, size_t slen);
+
 /* Wall clock and monotonic clock in nanoseconds. */
 int64_t time_now_ns(void);
 int64_t time_mono_ns(void);

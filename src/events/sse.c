@@ -5,6 +5,7 @@
 #include <event2/event.h>
 
 #include "core/log.h"
+#include "core/loop.h"
 #include "events/events.h"
 #include "events/sse.h"
 
@@ -109,6 +110,8 @@ static void sub_closed(struct http_stream *st, void *data)
 		if (s->next_sub)
 			s->next_sub->prev = s->prev;
 		hub->count--;
+		if (hub->count == 0)
+			loop_trim_memory_soon(hub->d);
 	}
 	for (size_t i = 0; i < s->ntopics; i++)
 		free(s->topics[i]);

@@ -202,5 +202,13 @@ int main(void)
 	test_parse_u64();
 	test_time();
 	test_files();
+	/* secret_equal: the TCP token comparison */
+	ok(secret_equal("abc", 3, "abc", 3), "secret_equal: same bytes");
+	ok(!secret_equal("abd", 3, "abc", 3), "secret_equal: last byte differs");
+	ok(!secret_equal("ab", 2, "abc", 3), "secret_equal: a prefix of the secret");
+	ok(!secret_equal("abcd", 4, "abc", 3), "secret_equal: the secret is a prefix");
+	ok(!secret_equal("", 0, "abc", 3), "secret_equal: empty input");
+	ok(secret_equal("", 0, "", 0), "secret_equal: both empty");
+	ok(!secret_equal("a\0c", 3, "abc", 3), "secret_equal: NUL inside");
 	return done_testing();
 }
