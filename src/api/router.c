@@ -88,17 +88,6 @@ const struct route *router_at(const struct router *rt, size_t i)
 	return i < rt->n ? rt->v[i].route : NULL;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *url_decode(const char *s, size_t len, bool plus_is_space, err_t *err)
 {
 	char *out = xmalloc(len + 1);
@@ -106,8 +95,8 @@ char *url_decode(const char *s, size_t len, bool plus_is_space, err_t *err)
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (c == '%') {
-			int hi = i + 1 < len ? hexval(s[i + 1]) : -1;
-			int lo = i + 2 < len ? hexval(s[i + 2]) : -1;
+			int hi = i + 1 < len ? hex_digit_value(s[i + 1]) : -1;
+			int lo = i + 2 < len ? hex_digit_value(s[i + 2]) : -1;
 			if (hi < 0 || lo < 0) {
 				free(out);
 				make_error(err, E_INVALID_ARGUMENT, 0,

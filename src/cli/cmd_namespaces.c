@@ -115,7 +115,9 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
-static int create_run(struct cli *cli, int argc, char **argv)
+/* create and label: NAME [K=V|K=]... sent as {"labels":{...}} with method;
+ * patch: an empty value means remove (null). */
+static int send_labels(struct cli *cli, int argc, char **argv, const char *method, bool patch)
 {
 	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
 	int c;
@@ -128,18 +130,28 @@ static int create_run(struct cli *cli, int argc, char **argv)
 	if (st != CLI_OK)
 		return st;
 	cleanup_json json_t *labels = NULL;
-	if ((st = parse_labels(cli, argc - optind - 1, argv + optind + 1, false, &labels)) !=
+	if ((st = parse_labels(cli, argc - optind - 1, argv + optind + 1, patch, &labels)) !=
 	    CLI_OK)
 		return st;
 
 	cleanup_json json_t *body = json_pack("{s:O}", "labels", labels);
 	cleanup_json json_t *reply = NULL;
 	cleanup_free char *path = ns_path(name);
-	if ((st = cli_call(cli, "PUT", path, body, &reply)) != CLI_OK)
+	if ((st = cli_call(cli, method, path, body, &reply)) != CLI_OK)
 		return st;
 	if (cli->json && reply)
 		cli_print_json(reply);
 	return CLI_OK;
+}
+
+static int create_run(struct cli *cli, int argc, char **argv)
+{
+	return send_labels(cli, argc, argv, "PUT", false);
+}
+
+static int label_run(struct cli *cli, int argc, char **argv)
+{
+	return send_labels(cli, argc, argv, "PATCH", true);
 }
 
 static int rm_run(struct cli *cli, int argc, char **argv)
@@ -169,32 +181,6 @@ static int rm_run(struct cli *cli, int argc, char **argv)
 		fflush(stdout);
 	}
 	return st;
-}
-
-static int label_run(struct cli *cli, int argc, char **argv)
-{
-	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
-	int c;
-	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
-		return cli_getopt_other(cli, c);
-	if (optind >= argc)
-		return cli_usage_error(cli, "missing the namespace NAME");
-	const char *name = argv[optind];
-	int st = check_name(cli, name);
-	if (st != CLI_OK)
-		return st;
-	cleanup_json json_t *labels = NULL;
-	if ((st = parse_labels(cli, argc - optind - 1, argv + optind + 1, true, &labels)) != CLI_OK)
-		return st;
-
-	cleanup_json json_t *body = json_pack("{s:O}", "labels", labels);
-	cleanup_json json_t *reply = NULL;
-	cleanup_free char *path = ns_path(name);
-	if ((st = cli_call(cli, "PATCH", path, body, &reply)) != CLI_OK)
-		return st;
-	if (cli->json && reply)
-		cli_print_json(reply);
-	return CLI_OK;
 }
 
 static const struct cli_command ns_ls = {

@@ -200,17 +200,6 @@ static void add_utf8(struct buf *b, unsigned cp)
 	buf_add(b, u, n);
 }
 
-static int hex_val(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * One escape sequence of a quoted literal, p->pos on the backslash; Go's
  * rules as containerd's unquote: \a \b \f \n \r \t \v \\, the quote that
@@ -254,7 +243,7 @@ static int scan_escape(struct parser *p, int quote, struct buf *out)
 		size_t want = c == 'x' ? 2 : c == 'u' ? 4 : 8;
 		p->pos++;
 		for (digits = 0; digits < want; digits++, p->pos++) {
-			int h = hex_val(peek(p));
+			int h = hex_digit_value(peek(p));
 			if (h < 0)
 				return fail_at(p, start, "illegal numeric escape sequence");
 			v = v * 16 + (unsigned)h;

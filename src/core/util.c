@@ -204,6 +204,17 @@ void time_format_rfc3339(int64_t ns, char out[40])
 	snprintf(out + n, 40 - n, ".%09ldZ", frac);
 }
 
+int hex_digit_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 bool parse_u64(const char *s, uint64_t *out)
 {
 	if (!s || *s < '0' || *s > '9')

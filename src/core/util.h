@@ -98,6 +98,9 @@ int64_t time_mono_ns(void);
 /* RFC 3339 with nanoseconds in UTC: "2026-11-23T13:00:00.123456789Z". */
 void time_format_rfc3339(int64_t ns, char out[40]);
 
+/* The value of a hexadecimal digit, -1 if c is not one. */
+int hex_digit_value(int c);
+
 /* Parse a whole string as a base-10 unsigned integer; false on junk or overflow. */
 bool parse_u64(const char *s, uint64_t *out);
 
