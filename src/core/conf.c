@@ -20,6 +20,15 @@ void config_init(struct config *c)
 	c->http_max_connections = 1024;
 	c->http_idle_timeout = 120;
 	c->shutdown_timeout = 1.5;
+	c->max_blob_upload = (uint64_t)64 << 30;
+	c->ingest_expiry = 24 * 3600;
+	c->registries = xstrdup(SYSCONFDIR "/berth/registries.d");
+	c->max_concurrent_downloads = 8;
+	c->max_concurrent_downloads_per_pull = 4;
+	c->registry_timeout = 30;
+	c->registry_retries = 3;
+	c->gc_interval = 3600;
+	c->gc_delay = 1;
 }
 
 void config_release(struct config *c)
@@ -30,6 +39,8 @@ void config_release(struct config *c)
 	free(c->socket_group);
 	free(c->listen);
 	free(c->token_file);
+	free(c->registries);
+	free(c->docker_config);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -60,6 +71,22 @@ static const struct key {
 	  1000000 },
 	{ "http_idle_timeout", K_SIZE, offsetof(struct config, http_idle_timeout), 1, 86400 },
 	{ "shutdown_timeout", K_SECONDS, offsetof(struct config, shutdown_timeout), 0, 60 * 1000 },
+	{ "max_blob_upload", K_SIZE, offsetof(struct config, max_blob_upload), 1024,
+	  (uint64_t)1 << 44 },
+	{ "ingest_expiry", K_SECONDS, offsetof(struct config, ingest_expiry), 1000,
+	  (uint64_t)365 * 86400 * 1000 },
+	{ "registries", K_PATH, offsetof(struct config, registries) },
+	{ "docker_config", K_PATH, offsetof(struct config, docker_config) },
+	{ "max_concurrent_downloads", K_SIZE, offsetof(struct config, max_concurrent_downloads), 1,
+	  1024 },
+	{ "max_concurrent_downloads_per_pull", K_SIZE,
+	  offsetof(struct config, max_concurrent_downloads_per_pull), 1, 1024 },
+	{ "registry_timeout", K_SECONDS, offsetof(struct config, registry_timeout), 100,
+	  3600 * 1000 },
+	{ "registry_retries", K_SIZE, offsetof(struct config, registry_retries), 0, 20 },
+	{ "gc_interval", K_SECONDS, offsetof(struct config, gc_interval), 1000,
+	  (uint64_t)7 * 86400 * 1000 },
+	{ "gc_delay", K_SECONDS, offsetof(struct config, gc_delay), 0, 3600 * 1000 },
 };
 
 static int set_string(char **dst, const char *key, const char *v, bool path, err_t *err)

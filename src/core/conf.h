@@ -33,6 +33,16 @@ struct config {
 	uint64_t http_max_connections;
 	uint64_t http_idle_timeout;   /* seconds an idle connection is kept */
 	double shutdown_timeout;      /* seconds in-flight requests get at SIGTERM */
+	uint64_t max_blob_upload;     /* bytes of one PUT .../content/.../data or ingest chunk */
+	double ingest_expiry;         /* seconds an idle ingest is kept */
+	char *registries;             /* registry host settings: a JSON file or a directory */
+	char *docker_config;          /* Docker-style credentials file (config.json) */
+	uint64_t max_concurrent_downloads;          /* blob transfers at once, all pulls */
+	uint64_t max_concurrent_downloads_per_pull; /* blob transfers at once, one pull */
+	double registry_timeout;      /* seconds a registry transfer may stall */
+	uint64_t registry_retries;    /* retries of a failed registry request */
+	double gc_interval;           /* seconds between timed collections */
+	double gc_delay;              /* seconds after a deletion before collecting */
 };
 
 /* Which fields were set on the command line (they win over the file). */

@@ -17,6 +17,11 @@ struct sse_hub;
 struct http_server;
 struct metrics;
 struct child_table;
+struct content_store;
+struct curl_loop;
+struct remotes;
+struct pulls;
+struct gc;
 
 struct daemon {
 	struct config cfg;
@@ -30,6 +35,11 @@ struct daemon {
 	struct http_server *http;
 	struct metrics *metrics;
 	struct child_table *children; /* pid → exit handler (SIGCHLD) */
+	struct content_store *content; /* blobs and ingests (src/content) */
+	struct curl_loop *curl;        /* libcurl multi on the loop (src/core/curl.c) */
+	struct remotes *remotes;       /* registry client (src/remotes) */
+	struct pulls *pulls;           /* pulls in flight (src/images/pull.c) */
+	struct gc *gc;                 /* garbage collector (src/gc) */
 	char uuid[37];
 	pid_t pid;
 	int64_t started_at_ns;

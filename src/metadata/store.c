@@ -22,6 +22,11 @@ static const struct bucket_def {
 } buckets[BUCKET_MAX] = {
 	[BUCKET_META] = { "meta", false, false },
 	[BUCKET_NAMESPACES] = { "namespaces", false, false },
+	[BUCKET_BLOBS] = { "blobs", false, false },
+	[BUCKET_CONTENT] = { "content", true, true },
+	[BUCKET_INGESTS] = { "ingests", true, false },
+	[BUCKET_IMAGES] = { "images", true, true },
+	[BUCKET_LEASES] = { "leases", true, false },
 };
 
 const char *store_bucket_name(enum store_bucket b)

@@ -5,7 +5,13 @@
  *
  *   meta        global   "schema_version" → "1"; "events_seq_floor" → decimal
  *   namespaces  global   <ns> → {"labels":{},"created_at","updated_at"}
- *   (later issues add: images, content, snapshots, containers, leases, ...)
+ *   blobs       global   "sha256:<hex>" → {"size","created_at"}: blobs on disk
+ *   content     ns       "sha256:<hex>" → {"labels","created_at","updated_at"}:
+ *                        the blob is visible in the namespace (holds it)
+ *   ingests     ns       <ref> → {"key","expected","total","started_at","updated_at"}
+ *   images      ns       <name> → {"target","labels","created_at","updated_at"} (holds)
+ *   leases      ns       <id> → {"labels","created_at","expires_at","resources":[...]}
+ *   (later issues add: snapshots, containers, ...)
  *
  * Namespaced buckets key their records as "<ns>\0<key>", so a namespace's
  * records are one contiguous range; global buckets use the key as is.
@@ -29,6 +35,11 @@
 enum store_bucket {
 	BUCKET_META = 0,
 	BUCKET_NAMESPACES,
+	BUCKET_BLOBS,
+	BUCKET_CONTENT,
+	BUCKET_INGESTS,
+	BUCKET_IMAGES,
+	BUCKET_LEASES,
 	BUCKET_MAX,
 };
 

@@ -1,0 +1,29 @@
+/*
+ * curl: libcurl's multi-socket API on berthd's libevent loop (curl's
+ * hiperfifo, STYLE.md "The loop"). One multi handle; sock_cb keeps one event
+ * per socket, timer_cb arms one timer, and finished transfers are reaped
+ * from curl_multi_info_read and handed to their owner's callback through
+ * CURLINFO_PRIVATE. Nothing here blocks.
+ */
+#ifndef BERTH_CORE_CURL_H
+#define BERTH_CORE_CURL_H
+
+#include <curl/curl.h>
+
+#include "core/daemon.h"
+
+struct curl_loop *curl_loop_new(struct daemon *d, err_t *err);
+void curl_loop_free(struct curl_loop *cl);
+
+/* Called once when the transfer ends (result CURLE_OK or an error); the easy
+ * handle is removed from the multi before, and belongs to the caller again. */
+typedef void (*curl_done_cb)(CURL *easy, CURLcode result, void *data);
+
+/* Start a configured easy handle. */
+int curl_loop_add(struct curl_loop *cl, CURL *easy, curl_done_cb cb, void *data, err_t *err);
+/* Stop a transfer early; its callback does not run. */
+void curl_loop_remove(struct curl_loop *cl, CURL *easy);
+/* Transfers running now. */
+size_t curl_loop_running(const struct curl_loop *cl);
+
+#endif
