@@ -79,6 +79,29 @@ static int get_record(struct daemon *d, MDB_txn *txn, const char *name, json_t *
 	return 0;
 }
 
+int namespaces_ensure(struct daemon *d, MDB_txn *txn, const char *ns, bool *created, err_t *err)
+{
+	*created = false;
+	if (name_validate_namespace(ns, err) < 0)
+		return -1;
+	cleanup_json json_t *rec = NULL;
+	if (store_get_opt(d->store, txn, BUCKET_NAMESPACES, NULL, ns, &rec, err) < 0)
+		return -1;
+	if (rec)
+		return 0;
+	cleanup_json json_t *nrec = new_record(NULL);
+	if (store_put(d->store, txn, BUCKET_NAMESPACES, NULL, ns, nrec, 0, err) < 0)
+		return -1;
+	*created = true;
+	return 0;
+}
+
+void namespaces_created(struct daemon *d, const char *ns)
+{
+	events_publish(d->events, ns, "/namespaces/create",
+		       json_pack("{s:s,s:{}}", "name", ns, "labels"));
+}
+
 json_t *namespaces_get(struct daemon *d, const char *name, err_t *err)
 {
 	cleanup_txn MDB_txn *txn = NULL;

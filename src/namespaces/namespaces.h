@@ -11,6 +11,7 @@
 
 #include "core/daemon.h"
 #include "core/json.h"
+#include "metadata/store.h"
 
 #define NAMESPACE_DEFAULT "default"
 
@@ -26,6 +27,12 @@ int namespaces_delete(struct daemon *d, const char *name, err_t *err);
 /* Every namespace, in name order; filters already parsed (may be NULL). */
 struct filter;
 json_t *namespaces_list(struct daemon *d, const struct filter *f, err_t *err);
+
+/* Writes into a namespace create it if needed, as containerd does: inside
+ * txn, validate ns and add its record when missing (*created set). After
+ * committing, call namespaces_created() to publish /namespaces/create. */
+int namespaces_ensure(struct daemon *d, MDB_txn *txn, const char *ns, bool *created, err_t *err);
+void namespaces_created(struct daemon *d, const char *ns);
 
 /* Does the namespace exist? (0 no, 1 yes, -1 error) */
 int namespaces_exists(struct daemon *d, const char *name, err_t *err);
