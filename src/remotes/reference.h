@@ -15,7 +15,10 @@
 #include "core/err.h"
 
 struct reference {
-	char *domain; /* "docker.io", "localhost:5000", "[::1]:5000" */
+	/* "docker.io", "localhost:5000", "[::1]:5000"; "" only where the package
+	 * finds no host either: a first component with a '.' that is not a valid
+	 * host but is a valid path ("foo_bar.com/app" → path "foo_bar.com/app") */
+	char *domain;
 	char *path;   /* "library/redis" */
 	char *tag;    /* "latest"; NULL when only a digest was given */
 	char *digest; /* "sha256:<hex>" or NULL */
@@ -32,5 +35,7 @@ char *reference_string(const struct reference *r);
 char *reference_name(const struct reference *r);
 /* The short form Docker prints: "redis:latest", "user/app:v1". */
 char *reference_familiar(const struct reference *r);
+/* The familiar repository without tag or digest: "redis", "user/app". */
+char *reference_familiar_name(const struct reference *r);
 
 #endif
