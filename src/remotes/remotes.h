@@ -34,15 +34,20 @@
 struct remotes;
 struct remote_op;
 
+/* Largest manifest or index accepted (as containerd). */
+#define REMOTE_MANIFEST_MAX (4u << 20)
+
 int remotes_new(struct daemon *d, struct remotes **out, err_t *err);
 void remotes_free(struct remotes *r);
 
-/* Per-request options. */
+/* Per-request options (copied: the caller may free them after the call).
+ * Credentials given here win over config.json's and are sent to the
+ * registry itself only, never to its mirrors. */
 struct remote_opts {
 	bool plain_http;        /* talk HTTP to this registry (request override) */
 	const char *username;   /* basic credentials, or NULL */
 	const char *password;
-	const char *token;      /* a bearer token given by the client, or NULL */
+	const char *token;      /* a bearer token for the registry, sent as is, or NULL */
 };
 
 /* A manifest or index as fetched: bytes verified against digest (the one
@@ -55,17 +60,37 @@ struct remote_manifest {
 };
 void remote_manifest_free(struct remote_manifest *m);
 
-/* ref (tag or digest) → its manifest/index; cb gets ownership of m. */
+/* ref (tag or digest) → its manifest/index; cb gets ownership of m.
+ * digest, when not NULL, is fetched instead of ref's tag or digest (an
+ * index's child). At most REMOTE_MANIFEST_MAX bytes (4 MiB: larger is
+ * E_INVALID_ARGUMENT); schema1 is E_NOT_IMPLEMENTED. */
 typedef void (*remote_manifest_cb)(void *data, struct remote_manifest *m, err_t *err);
 struct remote_op *remotes_get_manifest(struct remotes *r, const struct reference *ref,
 				       const char *digest, const struct remote_opts *o,
 				       remote_manifest_cb cb, void *data);
 
+/* What a tag or digest resolves to, from a HEAD when the registry says
+ * enough (Docker-Content-Digest, Content-Type, Content-Length), else from a
+ * GET of the manifest (then verified). */
+struct remote_descriptor {
+	char *media_type;
+	char digest[72];
+	uint64_t size;
+};
+void remote_descriptor_free(struct remote_descriptor *desc);
+
+/* ref (its digest if it has one, else its tag) → descriptor; cb gets
+ * ownership of desc. */
+typedef void (*remote_resolve_cb)(void *data, struct remote_descriptor *desc, err_t *err);
+struct remote_op *remotes_resolve(struct remotes *r, const struct reference *ref,
+				  const struct remote_opts *o, remote_resolve_cb cb, void *data);
+
 /* Where blob bytes go. start: the transfer begins at offset (the sink's
  * own offset when the registry honoured Range, 0 when it did not: then the
- * sink starts over). write: the next bytes. pause: return 1 from write to
+ * sink starts over); it may run again, after a retry. write: the next
+ * bytes. pause: return 1 from write (the bytes are taken all the same) to
  * have the transfer paused until remote_op_resume (backpressure). Return < 0
- * from either to abort the transfer with that error. */
+ * from either to abort the transfer with that error (no retry). */
 struct remote_blob_sink {
 	int (*start)(void *data, uint64_t offset, err_t *err);
 	int (*write)(void *data, const void *buf, size_t len, err_t *err);
@@ -81,8 +106,15 @@ struct remote_op *remotes_fetch_blob(struct remotes *r, const struct reference *
 				     const struct remote_opts *o, const struct remote_blob_sink *sink,
 				     void *sink_data, remote_done_cb cb, void *data);
 
-/* Stop an operation; its callback does not run. */
+/* Stop an operation; its callback does not run. Safe from sink callbacks.
+ * Not on an operation whose callback has started (it is freed after). */
 void remote_op_cancel(struct remote_op *op);
+/* Continue a transfer paused by sink->write returning 1; sink->write may
+ * run before this returns. */
 void remote_op_resume(struct remote_op *op);
+
+/* Exposed for tests: blob transfers running and waiting for a slot. */
+size_t remotes_blobs_active(const struct remotes *r);
+size_t remotes_blobs_queued(const struct remotes *r);
 
 #endif
