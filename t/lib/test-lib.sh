@@ -309,12 +309,28 @@ test_exit_ok_=
 test_running_=
 test_plan_printed_=
 
+# test_atexit CMD: run CMD when the script ends (test_done or any exit),
+# before stray processes are killed; the last registered runs first. For
+# fixtures such as registries (t/lib/registry.sh).
+test_atexit_cmds_=
+test_atexit () {
+	test_atexit_cmds_="$*; $test_atexit_cmds_"
+}
+
+test_run_atexit_ () {
+	test -n "$test_atexit_cmds_" || return 0
+	test_cmds_=$test_atexit_cmds_
+	test_atexit_cmds_=
+	eval "$test_cmds_" >/dev/null 2>&1 || :
+}
+
 test_atexit_ () {
 	test_code_=$?
 	trap - EXIT
 	if test -n "$BERTHD_PID"; then
 		berthd_terminate_ 2>/dev/null
 	fi
+	test_run_atexit_
 	test_stop_watchdog_
 	test_kill_strays_
 	if test -z "$test_exit_ok_"; then
@@ -685,6 +701,7 @@ test_done () {
 	if test -n "$BERTHD_PID"; then
 		test_expect_success 'berthd stops cleanly at test_done' 'stop_berthd'
 	fi
+	test_run_atexit_
 	test_stop_watchdog_
 	test_kill_strays_
 	test_exit_ok_=t
