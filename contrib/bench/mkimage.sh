@@ -165,7 +165,7 @@ printf '%s\n' "${layers[@]}" | xargs -P "$jobs" -I{} bash -c 'build_layer "$1"' 
 	die "a layer could not be built"
 # the tee'd hashes finish in process substitutions: wait for their files
 for l in "${layers[@]}"; do
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -s "$work/$l.diffid" ] && [ -s "$work/$l.tarsize" ] && break
 		sleep 0.1
 	done

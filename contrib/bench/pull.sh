@@ -26,7 +26,8 @@ usage: contrib/bench/pull.sh [options]
   --interval US       GET /v1/version every US microseconds during berth's
                       pulls (default 5000)
   --profile DIR       after the measured runs, pull once more with berthd under
-                      strace -c and once under perf record; reports into DIR
+                      strace -c, once under perf record, once under perf trace
+                      (how long each event-loop turn ran); reports into DIR
   --markdown FILE     also write the summary as a markdown table to FILE
   -h, --help          this help
 
@@ -300,7 +301,7 @@ fi
 # berth_pull RUN [measure]: one pull on a fresh berthd; results in $tmp/res.b.RUN
 clones_total=0
 berth_pull() {
-	local run=$1 measure=${2:-} perfpid= res=$tmp/res.b.$1
+	local run=$1 measure=${2:-} perfpid="" res=$tmp/res.b.$1
 	berth_start "$run"
 	[ -n "$bversion" ] || bversion=$(curl -sf --unix-socket "$bsock" http://berth/v1/version)
 	if [ -n "$measure" ] && [ -n "$perf_ok" ]; then
@@ -466,6 +467,32 @@ if [ -n "$profile" ]; then
 		perf report -i "$profile/perf.data" --no-children --stdio -g caller,0.5,callee --percent-limit 2 \
 			--sort symbol 2>/dev/null | grep -v '^$' >"$profile/perf-callers.txt" || true
 		note "perf: pull took $(kv "$tmp/res.perf" wall_ms) ms, berthd CPU $(kv "$tmp/res.perf" pid0_cpu_ms) ms; $profile/perf-report.txt"
+		# how long the loop runs between two waits: libevent's epoll_wait is
+		# the one that blocks while berthd idles before the pull
+		berth_start turns
+		perf trace -e epoll_wait -o "$profile/epoll-trace.txt" -p "$bpid" >/dev/null 2>&1 &
+		ppid=$!
+		pids+=("$ppid")
+		sleep 1
+		"$tmp/pullprobe" -u "$bsock" -i "$interval" -O "$bdir/pull.out" -T 300 -- curl -sS -N --unix-socket "$bsock" \
+			-H 'Content-Type: application/json' -d "$pull_body" "$pull_url" >"$tmp/res.turns" ||
+			die "pullprobe failed"
+		berth_check "$bdir/pull.out"
+		kill -INT "$ppid" 2>/dev/null || true
+		wait "$ppid" 2>/dev/null || true
+		forget_pid "$ppid"
+		berth_stop
+		# lines: "  12.345 ( 0.010 ms): epoll_wait(epfd: 4, ..."
+		awk '/epoll_wait\(epfd: / {
+				t = $1; d = $2; sub(/^\(/, "", d); fd = $0; sub(/.*epfd: /, "", fd); sub(/,.*/, "", fd)
+				if (loopfd == "" && d + 0 > 1) loopfd = fd
+				if (fd == loopfd) { if (have) print t - pend; pend = t + d; have = 1 }
+			}' "$profile/epoll-trace.txt" | sort -gr >"$profile/loop-turns.txt"
+		if [ -s "$profile/loop-turns.txt" ]; then
+			note "event-loop turns during a pull: $(wc -l <"$profile/loop-turns.txt"), longest (ms): $(head -n 8 "$profile/loop-turns.txt" | awk '{ printf "%s%.1f", (NR > 1 ? " " : ""), $1 }'); version p99 $(kv "$tmp/res.turns" lat_p99_ms) ms; $profile/loop-turns.txt"
+		else
+			note "perf trace gave no epoll_wait calls: no loop-turn profile"
+		fi
 	else
 		note "perf not installed: no CPU profile"
 	fi
