@@ -130,6 +130,8 @@ struct remote_op {
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct event *timer;
+	struct event *stall;  /* no byte for `registry_timeout`: the attempt failed */
+	int64_t last_progress_ns;
 	struct resp resp;
 	struct buf body;     /* manifest, or error answer (bounded) */
 	err_t abort_err;     /* why a callback stopped the transfer */

@@ -225,6 +225,8 @@ static void op_release(struct remote_op *op)
 	op_reset_transfer(op);
 	if (op->timer)
 		event_free(op->timer);
+	if (op->stall)
+		event_free(op->stall);
 	endpoints_free(op->eps, op->neps);
 	err_free(&op->last_err);
 	err_free(&op->start_err);
@@ -538,6 +540,7 @@ void remote_op_resume(struct remote_op *op)
 	if (!op->paused || !op->easy)
 		return;
 	op->paused = false;
+	op->last_progress_ns = time_mono_ns();
 	struct remotes *r = op->r;
 	r->resuming++;
 	curl_easy_pause(op->easy, CURLPAUSE_CONT);

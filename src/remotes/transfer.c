@@ -58,6 +58,8 @@ static void resp_release(struct resp *rs)
 
 void op_reset_transfer(struct remote_op *op)
 {
+	if (op->stall)
+		evtimer_del(op->stall);
 	if (op->easy) {
 		curl_loop_remove(op->r->cl, op->easy);
 		curl_easy_cleanup(op->easy);
@@ -168,6 +170,7 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	size_t n = size * nitems;
 	if (op->cancelled)
 		return 0;
+	op->last_progress_ns = time_mono_ns();
 	if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
 		/* a new response (after a redirect or a 100): forget the last */
 		resp_release(&op->resp);
@@ -279,6 +282,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 	err_t err = NULL;
 	if (op->cancelled)
 		return 0;
+	op->last_progress_ns = time_mono_ns();
 	if (st != 200 && st != 206) {
 		/* an error answer: keep its start for the message */
 		if (op->body.len < REMOTE_SMALL_BODY_MAX)
@@ -343,6 +347,35 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	op_attempt(op);
+}
+
+static void arm_stall(struct remote_op *op, int64_t after_ns)
+{
+	struct timeval tv = { (time_t)(after_ns / 1000000000), (after_ns % 1000000000) / 1000 };
+	evtimer_add(op->stall, &tv);
+}
+
+/* libcurl's low-speed check averages over seconds, so a burst of bytes
+ * hides a stall that follows: the registry_timeout is kept here instead. */
+static void stall_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remote_op *op = arg;
+	struct remotes *r = op->r;
+	if (op->cancelled || op->state != OP_RUNNING || !op->easy)
+		return;
+	int64_t limit = (int64_t)(r->timeout * 1e9);
+	int64_t idle = time_mono_ns() - op->last_progress_ns;
+	if (op->paused || idle < limit) {
+		/* a paused transfer waits for its sink, not for the registry */
+		arm_stall(op, op->paused ? limit : limit - idle);
+		return;
+	}
+	err_t err = NULL;
+	bool progress = op->kind == OP_BLOB && op->received > 0;
+	make_error(&err, E_UNAVAILABLE, 0, "%s `%s`: `%s`: timeout: no data for %g s",
+		   op->kind == OP_BLOB ? "blob" : "manifest",
+		   op->kind == OP_BLOB ? op->want : op->refname, op->eps[op->ep].host, r->timeout);
+	op_retry(op, &err, progress, -1);
 }
 
 void op_schedule(struct remote_op *op, unsigned delay_ms)
@@ -555,7 +588,7 @@ static void done_cb(CURL *easy, CURLcode rc, void *arg)
 			return;
 		}
 		if (rc == CURLE_OPERATION_TIMEDOUT)
-			make_error(&err, E_UNAVAILABLE, 0, "`%s`: timeout: no answer or no data for %g s",
+			make_error(&err, E_UNAVAILABLE, 0, "`%s`: timeout: no data for %g s",
 				   ep->host, r->timeout);
 		else
 			make_error(&err, E_UNAVAILABLE, 0, "`%s`: %s", ep->host,
@@ -684,6 +717,12 @@ void op_attempt(struct remote_op *op)
 		  op->kind == OP_RESOLVE && !op->head_failed ? "HEAD" : "GET", ep->host, op->repo,
 		  op->object, op->kind == OP_BLOB ? op->offset : 0);
 	op->state = OP_RUNNING;
-	if (curl_loop_add(r->cl, easy, done_cb, op, &err) < 0)
+	if (curl_loop_add(r->cl, easy, done_cb, op, &err) < 0) {
 		op_finish(op, &err);
+		return;
+	}
+	if (!op->stall)
+		op->stall = evtimer_new(r->d->base, stall_cb, op);
+	op->last_progress_ns = time_mono_ns();
+	arm_stall(op, (int64_t)(r->timeout * 1e9));
 }

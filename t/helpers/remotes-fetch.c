@@ -17,9 +17,10 @@
  *   --only-blobs         fetch the --blob ones only (no manifest)
  *   --pause              backpressure: pause after every write, resume
  *                        from a timer 1 ms later
- *   --cancel-after MS    cancel every operation after MS and stop
- *   --abandon-after MS   stop the loop after MS and free the client with
- *                        transfers in flight
+ *   --cancel-at BYTES    once BYTES were written (all blobs), cancel every
+ *                        operation, from inside the sink's write, and stop
+ *   --abandon-at BYTES   once BYTES were written, stop the loop and free the
+ *                        client with transfers in flight
  *   -l LEVEL             log level (stderr)
  *
  * A blob file that exists already is resumed from its size. Prints, on
@@ -71,6 +72,8 @@ struct ctx {
 	int failed;
 	size_t pending; /* operations not yet called back */
 	size_t active, max_active;
+	uint64_t written, cancel_at, abandon_at; /* 0: never */
+	bool stopped;
 	struct remote_op *mop; /* manifest/resolve op in flight */
 	struct blob *blobs;
 	struct blob *extra; /* --blob, before they start */
@@ -89,6 +92,9 @@ static void maybe_stop(struct ctx *c)
 }
 
 /* ---- the sink: a file ---------------------------------------------------- */
+
+static void cancel_all(struct ctx *c);
+static void abandon(struct ctx *c);
 
 static int sink_start(void *data, uint64_t offset, err_t *err)
 {
@@ -122,6 +128,16 @@ static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 			return make_error(err, E_INTERNAL, errno, "write");
 		p += n;
 		len -= (size_t)n;
+		b->c->written += (uint64_t)n;
+	}
+	struct ctx *c = b->c;
+	if (!c->stopped && c->cancel_at && c->written >= c->cancel_at) {
+		cancel_all(c); /* this very transfer too: remotes defers the free */
+		return 0;
+	}
+	if (!c->stopped && c->abandon_at && c->written >= c->abandon_at) {
+		abandon(c);
+		return 1; /* paused: it stays in flight */
 	}
 	if (b->c->pause) {
 		struct timeval tv = { 0, 1000 };
@@ -293,9 +309,9 @@ static void resolve_cb(void *data, struct remote_descriptor *desc, err_t *err)
 
 /* ---- main ------------------------------------------------------------------------ */
 
-static void cancel_cb(evutil_socket_t fd, short what, void *arg)
+static void cancel_all(struct ctx *c)
 {
-	struct ctx *c = arg;
+	c->stopped = true;
 	if (c->mop) {
 		remote_op_cancel(c->mop);
 		c->mop = NULL;
@@ -310,9 +326,9 @@ static void cancel_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(c->d.base);
 }
 
-static void abandon_cb(evutil_socket_t fd, short what, void *arg)
+static void abandon(struct ctx *c)
 {
-	struct ctx *c = arg;
+	c->stopped = true;
 	printf("abandoned active=%zu queued=%zu\n", remotes_blobs_active(c->d.remotes),
 	       remotes_blobs_queued(c->d.remotes));
 	event_base_loopbreak(c->d.base);
@@ -330,13 +346,12 @@ int main(int argc, char **argv)
 		{ "blob", required_argument, NULL, 'B' },
 		{ "only-blobs", no_argument, NULL, 'O' },
 		{ "pause", no_argument, NULL, 'z' },
-		{ "cancel-after", required_argument, NULL, 'C' },
-		{ "abandon-after", required_argument, NULL, 'A' },
+		{ "cancel-at", required_argument, NULL, 'C' },
+		{ "abandon-at", required_argument, NULL, 'A' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctx c = { 0 };
 	const char *config = NULL, *level = "warn";
-	long cancel_ms = -1, abandon_ms = -1;
 	char *user = NULL;
 	char **extra = NULL;
 	size_t nextra = 0;
@@ -379,10 +394,10 @@ int main(int argc, char **argv)
 			c.pause = true;
 			break;
 		case 'C':
-			cancel_ms = atol(optarg);
+			c.cancel_at = strtoull(optarg, NULL, 10);
 			break;
 		case 'A':
-			abandon_ms = atol(optarg);
+			c.abandon_at = strtoull(optarg, NULL, 10);
 			break;
 		default:
 			return 2;
@@ -405,26 +420,24 @@ int main(int argc, char **argv)
 	err_t err = NULL;
 	log_set_level((enum log_level)log_level_parse(level));
 	config_init(&c.d.cfg);
+	signal(SIGPIPE, SIG_IGN);
+	c.d.base = event_base_new();
 	if (config) {
 		json_error_t je;
 		cleanup_json json_t *j = json_load_file(config, 0, &je);
 		if (!j || config_apply_json(&c.d.cfg, j, &err) < 0) {
 			fprintf(stderr, "remotes-fetch: config: %s\n", err ? err->msg : je.text);
-			return 2;
+			err_free(&err);
+			c.failed = 2;
+			goto out;
 		}
 	}
-	if (reference_parse(argv[optind], &c.ref, &err) < 0) {
+	if (reference_parse(argv[optind], &c.ref, &err) < 0 ||
+	    !(c.d.curl = curl_loop_new(&c.d, &err)) ||
+	    remotes_new(&c.d, &c.d.remotes, &err) < 0) {
 		error_out(&c, &err);
 		err_free(&err);
-		return 1;
-	}
-	signal(SIGPIPE, SIG_IGN);
-	c.d.base = event_base_new();
-	c.d.curl = curl_loop_new(&c.d, &err);
-	if (!c.d.curl || remotes_new(&c.d, &c.d.remotes, &err) < 0) {
-		error_out(&c, &err);
-		err_free(&err);
-		return 1;
+		goto out;
 	}
 	if (c.only_blobs) {
 		/* nothing else */
@@ -439,22 +452,16 @@ int main(int argc, char **argv)
 		uint64_t size;
 		if (!colon || !parse_u64(colon + 1, &size)) {
 			fprintf(stderr, "remotes-fetch: --blob DIGEST:SIZE\n");
-			return 2;
+			c.failed = 2;
+			goto out;
 		}
 		*colon = '\0';
 		fetch_blob(&c, extra[i], size);
 	}
-	struct event *timer = NULL;
-	if (cancel_ms >= 0 || abandon_ms >= 0) {
-		long ms = cancel_ms >= 0 ? cancel_ms : abandon_ms;
-		timer = evtimer_new(c.d.base, cancel_ms >= 0 ? cancel_cb : abandon_cb, &c);
-		struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-		evtimer_add(timer, &tv);
-	}
 	if (c.pending)
 		event_base_dispatch(c.d.base);
 	printf("max_active %zu\n", c.max_active);
-
+out:
 	remotes_free(c.d.remotes); /* transfers still in flight are dropped */
 	curl_loop_free(c.d.curl);
 	while (c.blobs) {
@@ -464,8 +471,6 @@ int main(int argc, char **argv)
 		event_free(b->resume_ev);
 		free(b);
 	}
-	if (timer)
-		event_free(timer);
 	event_base_free(c.d.base);
 	reference_release(&c.ref);
 	config_release(&c.d.cfg);
