@@ -517,8 +517,10 @@ static void unauthorized(struct remote_op *op)
 		if (!basic && strcmp(ch[i].scheme, "basic") == 0)
 			basic = &ch[i];
 	}
+	/* Basic credentials the host just refused will not work a second time */
+	bool basic_refused = !bearer && basic && op->sent_auth && hs->scheme == AUTH_BASIC;
 	if (op->auth_retried || c.registry_token || (!bearer && !basic) ||
-	    (!bearer && basic && !c.user)) {
+	    (!bearer && basic && !c.user) || basic_refused) {
 		if (op->sent_auth && have)
 			make_error(&err, E_UNAUTHENTICATED, 0,
 				   "`%s` refused the credentials for `%s`", ep->host, op->repo);
