@@ -20,10 +20,19 @@
  *   concurrent blob transfers queues the rest.
  *
  * Errors: 404 → E_NOT_FOUND, 401 → E_UNAUTHENTICATED, 403 →
- * E_PERMISSION_DENIED, timeouts/refused/5xx after retries → E_UNAVAILABLE,
- * malformed answers → E_INVALID_ARGUMENT (the registry lied). In callbacks,
- * err is NULL on success and is freed after the callback returns (take it
- * with steal_ptr to keep it).
+ * E_PERMISSION_DENIED, timeouts/refused/5xx/408/429 after retries →
+ * E_UNAVAILABLE, other 4xx and malformed answers → E_INVALID_ARGUMENT (the
+ * registry lied: wrong digest, size, a manifest over REMOTE_MANIFEST_MAX).
+ * A failing mirror hands over to the next endpoint; the error reported is
+ * the registry's own. In callbacks, *err is NULL on success; it is freed
+ * after the callback returns (take it with steal_ptr to keep it).
+ *
+ * Callbacks always run from the loop, never inside the call that started
+ * the operation. Stall timeout, retries and the blob limit come from the
+ * config (registry_timeout, registry_retries, max_concurrent_downloads);
+ * retries back off 250 ms, 500 ms, ... 8 s (±25%), or as Retry-After says
+ * (at most 10 s); a retry of a blob transfer that moved bytes resumes at
+ * once, and one that moved a MiB or more does not count.
  */
 #ifndef BERTH_REMOTES_REMOTES_H
 #define BERTH_REMOTES_REMOTES_H
