@@ -14,7 +14,7 @@ struct xfer {
 	CURL *easy;
 	curl_done_cb cb;
 	void *data;
-	bool added;      /* known to the multi handle */
+	bool added;	   /* known to the multi handle */
 	struct xfer *next; /* in cl->deferred while waiting to be added */
 };
 
@@ -32,8 +32,8 @@ struct curl_loop {
 	struct event *timer;
 	struct event *deferred_ev; /* adds requested from inside libcurl callbacks */
 	struct xfer *deferred;
-	size_t running;            /* transfers added and not finished */
-	int depth;                 /* > 0 while inside curl_multi_socket_action */
+	size_t running; /* transfers added and not finished */
+	int depth;	/* > 0 while inside curl_multi_socket_action */
 };
 
 static bool global_done;
@@ -75,8 +75,8 @@ static void socket_action(struct curl_loop *cl, curl_socket_t fd, int ev_bitmask
 static void event_cb(evutil_socket_t fd, short kind, void *arg)
 {
 	struct curl_loop *cl = arg;
-	int action = ((kind & EV_READ) ? CURL_CSELECT_IN : 0) |
-		     ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
+	int action =
+	    ((kind & EV_READ) ? CURL_CSELECT_IN : 0) | ((kind & EV_WRITE) ? CURL_CSELECT_OUT : 0);
 	socket_action(cl, fd, action);
 	/* libcurl disarms the timer itself through timer_cb when nothing runs */
 }
@@ -95,7 +95,7 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *arg)
 		return 0;
 	}
 	/* 0 means "now": still go through the loop, never recurse into libcurl */
-	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
 	evtimer_add(cl->timer, &tv);
 	return 0;
 }

@@ -93,7 +93,7 @@ static bool param_starts(const char *p)
 static void add_param(struct www_challenge *c, char *name, char *value)
 {
 	c->params = xrealloc(c->params, (c->nparams + 1) * sizeof(*c->params));
-	c->params[c->nparams++] = (struct www_param){ name, value };
+	c->params[c->nparams++] = (struct www_param){name, value};
 }
 
 int www_auth_parse(const char *value, struct www_challenge **list, size_t *n, err_t *err)
@@ -316,8 +316,7 @@ static int parse_entry(const char *key, json_t *entry, struct docker_cred *c, er
 	if (!json_is_object(entry))
 		return make_error(err, E_INVALID_ARGUMENT, 0, "`auths.\"%s\"` must be an object",
 				  key);
-	const char *fields[] = { "auth", "username", "password", "identitytoken",
-				 "registrytoken" };
+	const char *fields[] = {"auth", "username", "password", "identitytoken", "registrytoken"};
 	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
 		json_t *v = json_object_get(entry, fields[i]);
 		if (v && !json_is_string(v) && !json_is_null(v))
@@ -366,9 +365,8 @@ int docker_config_parse(const char *text, size_t len, struct docker_creds *out, 
 		return make_error(err, E_INVALID_ARGUMENT, 0, "`auths` must be an object");
 	const char *key;
 	json_t *entry;
-	struct docker_creds tmp = { 0 };
-	json_object_foreach(auths, key, entry)
-	{
+	struct docker_creds tmp = {0};
+	json_object_foreach(auths, key, entry) {
 		tmp.v = xrealloc(tmp.v, (tmp.n + 1) * sizeof(*tmp.v));
 		memset(&tmp.v[tmp.n], 0, sizeof(*tmp.v));
 		tmp.n++;

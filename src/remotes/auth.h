@@ -45,8 +45,8 @@ char *base64_encode(const void *data, size_t len);
 char *base64_decode(const char *s, size_t *len);
 
 struct docker_cred {
-	char *host;           /* normalised key: "docker.io", "localhost:5000" */
-	char *username;       /* NULL when only a token is known */
+	char *host;	/* normalised key: "docker.io", "localhost:5000" */
+	char *username; /* NULL when only a token is known */
 	char *password;
 	char *identity_token; /* OAuth2 refresh token for the token server */
 	char *registry_token; /* a bearer token for the registry itself */

@@ -93,8 +93,8 @@ static int parse_url(const char *s, struct url_parts *u)
 	return 0;
 }
 
-static int get_bool(json_t *e, const char *what, const char *host, const char *field,
-		    bool *out, err_t *err)
+static int get_bool(json_t *e, const char *what, const char *host, const char *field, bool *out,
+		    err_t *err)
 {
 	json_t *v = json_object_get(e, field);
 	if (!v || json_is_null(v))
@@ -106,8 +106,8 @@ static int get_bool(json_t *e, const char *what, const char *host, const char *f
 	return 0;
 }
 
-static int get_path(json_t *e, const char *what, const char *host, const char *field,
-		    char **out, err_t *err)
+static int get_path(json_t *e, const char *what, const char *host, const char *field, char **out,
+		    err_t *err)
 {
 	json_t *v = json_object_get(e, field);
 	if (!v || json_is_null(v))
@@ -123,15 +123,14 @@ static int get_path(json_t *e, const char *what, const char *host, const char *f
 static int parse_host(const char *what, const char *key, json_t *e, struct host_settings *s,
 		      err_t *err)
 {
-	static const char *const known[] = { "mirrors", "server", "plain_http", "skip_verify",
-					     "ca_file", "client_cert", "client_key" };
+	static const char *const known[] = {"mirrors", "server",      "plain_http", "skip_verify",
+					    "ca_file", "client_cert", "client_key"};
 	if (!json_is_object(e))
-		return make_error(err, E_INVALID_ARGUMENT, 0, "%s: `hosts.\"%s\"` must be an object",
-				  what, key);
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "%s: `hosts.\"%s\"` must be an object", what, key);
 	const char *k;
 	json_t *v;
-	json_object_foreach(e, k, v)
-	{
+	json_object_foreach(e, k, v) {
 		bool ok = false;
 		for (size_t i = 0; i < ARRAY_SIZE(known); i++)
 			ok |= strcmp(k, known[i]) == 0;
@@ -155,8 +154,7 @@ static int parse_host(const char *what, const char *key, json_t *e, struct host_
 		size_t i;
 		json_t *u;
 		s->mirrors = xcalloc(json_array_size(m) + 1, sizeof(char *));
-		json_array_foreach(m, i, u)
-		{
+		json_array_foreach(m, i, u) {
 			struct url_parts up;
 			if (!json_is_string(u) || parse_url(json_string_value(u), &up) < 0)
 				return make_error(err, E_INVALID_ARGUMENT, 0,
@@ -201,11 +199,10 @@ int hosts_parse(const char *text, size_t len, const char *what, struct hosts *ou
 				  what);
 	const char *k;
 	json_t *v;
-	json_object_foreach(root, k, v)
-	{
+	json_object_foreach(root, k, v) {
 		if (strcmp(k, "hosts") != 0)
-			return make_error(err, E_INVALID_ARGUMENT, 0, "%s: unknown field `%s`", what,
-					  k);
+			return make_error(err, E_INVALID_ARGUMENT, 0, "%s: unknown field `%s`",
+					  what, k);
 	}
 	json_t *hosts = json_object_get(root, "hosts");
 	if (!hosts)
@@ -213,8 +210,7 @@ int hosts_parse(const char *text, size_t len, const char *what, struct hosts *ou
 	if (!json_is_object(hosts))
 		return make_error(err, E_INVALID_ARGUMENT, 0, "%s: `hosts` must be an object",
 				  what);
-	json_object_foreach(hosts, k, v)
-	{
+	json_object_foreach(hosts, k, v) {
 		if (hosts_find(out, k))
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "%s: host `%s` is configured twice", what, k);
@@ -247,7 +243,7 @@ static int name_cmp(const void *a, const void *b)
 int hosts_load(const char *path, struct hosts *out, err_t *err)
 {
 	struct stat st;
-	struct hosts tmp = { 0 };
+	struct hosts tmp = {0};
 	if (!path || stat(path, &st) < 0) {
 		if (path && errno != ENOENT)
 			return make_error(err, E_INVALID_ARGUMENT, errno, "registries `%s`", path);
@@ -268,7 +264,8 @@ int hosts_load(const char *path, struct hosts *out, err_t *err)
 		struct dirent *de;
 		while ((de = readdir(dir))) {
 			size_t l = strlen(de->d_name);
-			if (de->d_name[0] == '.' || l < 6 || strcmp(de->d_name + l - 5, ".json") != 0)
+			if (de->d_name[0] == '.' || l < 6 ||
+			    strcmp(de->d_name + l - 5, ".json") != 0)
 				continue;
 			ALLOC_GROW(names, n + 1, alloc);
 			names[n++] = xasprintf("%s/%s", path, de->d_name);
@@ -356,8 +353,8 @@ int hosts_endpoints(const struct hosts *h, const char *domain, bool plain_http, 
 			endpoints_free(v, i);
 			return make_error(err, E_INVALID_ARGUMENT, 0, "mirror `%s`", s->mirrors[i]);
 		}
-		v[i] = (struct endpoint){ .host = u.host, .scheme = u.scheme, .root = u.root,
-					  .mirror = true };
+		v[i] = (struct endpoint){
+		    .host = u.host, .scheme = u.scheme, .root = u.root, .mirror = true};
 		/* a mirror written without a scheme gets the loopback fallback */
 		v[i].loopback = strstr(s->mirrors[i], "://") == NULL && host_is_loopback(u.host);
 		fill_tls(h, &v[i]);
@@ -370,12 +367,12 @@ int hosts_endpoints(const struct hosts *h, const char *domain, bool plain_http, 
 			endpoints_free(v, nm);
 			return make_error(err, E_INVALID_ARGUMENT, 0, "server `%s`", server);
 		}
-		*e = (struct endpoint){ .host = u.host, .scheme = u.scheme, .root = u.root };
+		*e = (struct endpoint){.host = u.host, .scheme = u.scheme, .root = u.root};
 	} else {
 		bool hub = strcmp(domain, "docker.io") == 0;
-		*e = (struct endpoint){ .host = xstrdup(hub ? "registry-1.docker.io" : domain),
-					.scheme = xstrdup("https"),
-					.root = xstrdup("/v2") };
+		*e = (struct endpoint){.host = xstrdup(hub ? "registry-1.docker.io" : domain),
+				       .scheme = xstrdup("https"),
+				       .root = xstrdup("/v2")};
 		e->loopback = host_is_loopback(domain);
 	}
 	if (plain_http || (s && s->plain_http)) {

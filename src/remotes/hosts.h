@@ -67,11 +67,11 @@ void hosts_release(struct hosts *h);
 
 /* One place a request can be sent. */
 struct endpoint {
-	char *host;       /* "127.0.0.1:5000": for credentials, tokens, settings */
-	char *scheme;     /* "https" or "http" */
-	char *root;       /* API root path: "/v2" */
+	char *host;   /* "127.0.0.1:5000": for credentials, tokens, settings */
+	char *scheme; /* "https" or "http" */
+	char *root;   /* API root path: "/v2" */
 	bool mirror;
-	bool loopback;    /* HTTPS may fall back to HTTP */
+	bool loopback; /* HTTPS may fall back to HTTP */
 	bool skip_verify;
 	char *ca_file, *client_cert, *client_key;
 };

@@ -55,20 +55,20 @@ struct remotes {
 	struct daemon *d;
 	struct curl_loop *cl;
 	struct hosts hosts;
-	char *docker_config;       /* path, or NULL */
+	char *docker_config; /* path, or NULL */
 	struct docker_creds creds;
-	struct stat creds_st;      /* of the file parsed into creds */
+	struct stat creds_st; /* of the file parsed into creds */
 	bool creds_loaded;
 	struct host_state *hstates;
 	struct token_entry *tokens;
-	struct remote_op *ops;     /* every operation not yet ended */
-	struct remote_op *queue;   /* blob operations waiting for a slot, FIFO */
+	struct remote_op *ops;	 /* every operation not yet ended */
+	struct remote_op *queue; /* blob operations waiting for a slot, FIFO */
 	size_t active_blobs;
 	size_t max_blobs;
 	unsigned retries;
-	double timeout;            /* seconds a transfer may stall */
-	int resuming;              /* > 0 while curl_easy_pause may run callbacks */
-	bool closing;              /* remotes_free runs */
+	double timeout; /* seconds a transfer may stall */
+	int resuming;	/* > 0 while curl_easy_pause may run callbacks */
+	bool closing;	/* remotes_free runs */
 };
 
 enum op_kind {
@@ -88,9 +88,9 @@ enum op_state {
 /* Why a libcurl callback stopped a transfer, and what follows. */
 enum abort_how {
 	ABORT_NONE = 0,
-	ABORT_FATAL,    /* the sink failed: end the operation */
+	ABORT_FATAL,	/* the sink failed: end the operation */
 	ABORT_ENDPOINT, /* the endpoint lied (size): the next mirror may not */
-	ABORT_RETRY,    /* worth another try (a botched Range answer) */
+	ABORT_RETRY,	/* worth another try (a botched Range answer) */
 };
 
 /* The headers of the last response (redirects reset them). */
@@ -102,53 +102,53 @@ struct resp {
 	char *docker_digest;
 	char *content_range;
 	int64_t content_length; /* -1: not given */
-	int64_t retry_after;    /* seconds, -1: not given */
+	int64_t retry_after;	/* seconds, -1: not given */
 };
 
 struct remote_op {
 	struct remotes *r;
 	enum op_kind kind;
 	enum op_state state;
-	char *domain;   /* reference domain: "docker.io" */
-	char *repo;     /* "library/redis" */
-	char *object;   /* tag or digest in the URL */
-	char *refname;  /* for messages: "localhost:5000/app:v1" */
-	char *want;     /* digest the bytes must have, or NULL */
-	uint64_t size;  /* blob */
+	char *domain;  /* reference domain: "docker.io" */
+	char *repo;    /* "library/redis" */
+	char *object;  /* tag or digest in the URL */
+	char *refname; /* for messages: "localhost:5000/app:v1" */
+	char *want;    /* digest the bytes must have, or NULL */
+	uint64_t size; /* blob */
 	bool plain_http;
 	char *user, *pass, *token; /* per-request credentials (secrets) */
 
 	struct endpoint *eps;
 	size_t neps, ep;
-	unsigned failures;   /* retried failures on the last endpoint */
-	bool auth_retried;   /* a 401 was answered with fresh auth already */
-	bool sent_auth;      /* this attempt carried credentials or a token */
-	bool head_failed;    /* OP_RESOLVE: HEAD said too little, GET now */
-	bool no_range;       /* the registry botched a Range answer */
-	err_t last_err;      /* why the previous endpoint failed */
+	unsigned failures; /* retried failures on the last endpoint */
+	bool auth_retried; /* a 401 was answered with fresh auth already */
+	bool sent_auth;	   /* this attempt carried credentials or a token */
+	bool head_failed;  /* OP_RESOLVE: HEAD said too little, GET now */
+	bool no_range;	   /* the registry botched a Range answer */
+	err_t last_err;	   /* why the previous endpoint failed */
 
 	CURL *easy;
 	struct curl_slist *hdrs;
 	struct event *timer;
-	struct event *stall;  /* no byte for `registry_timeout`: the attempt failed */
+	struct event *stall; /* no byte for `registry_timeout`: the attempt failed */
 	int64_t last_progress_ns;
 	struct resp resp;
-	struct buf body;     /* manifest, or error answer (bounded) */
-	err_t abort_err;     /* why a callback stopped the transfer */
+	struct buf body; /* manifest, or error answer (bounded) */
+	err_t abort_err; /* why a callback stopped the transfer */
 	enum abort_how abort_how;
-	err_t start_err;     /* found before the first attempt, reported from the loop */
-	char *chal_scope;    /* scope the registry's Bearer challenge asked for */
-	bool has_slot;       /* holds one of the global blob transfer slots */
+	err_t start_err;  /* found before the first attempt, reported from the loop */
+	char *chal_scope; /* scope the registry's Bearer challenge asked for */
+	bool has_slot;	  /* holds one of the global blob transfer slots */
 
 	/* blobs */
 	const struct remote_blob_sink *sink;
 	void *sink_data;
-	uint64_t offset;     /* where this attempt started */
-	uint64_t received;   /* bytes of this attempt given to the sink */
-	bool started;        /* sink->start ran for this attempt */
+	uint64_t offset;   /* where this attempt started */
+	uint64_t received; /* bytes of this attempt given to the sink */
+	bool started;	   /* sink->start ran for this attempt */
 	bool pause_wanted, paused;
 
-	int busy;            /* inside a sink callback */
+	int busy; /* inside a sink callback */
 	bool cancelled;
 
 	union {

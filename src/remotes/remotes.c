@@ -39,8 +39,7 @@ static int creds_refresh(struct remotes *r, err_t *err)
 		return 0;
 	}
 	if (r->creds_loaded && st.st_ino == r->creds_st.st_ino &&
-	    st.st_size == r->creds_st.st_size &&
-	    st.st_mtim.tv_sec == r->creds_st.st_mtim.tv_sec &&
+	    st.st_size == r->creds_st.st_size && st.st_mtim.tv_sec == r->creds_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == r->creds_st.st_mtim.tv_nsec)
 		return 0;
 	size_t len;
@@ -75,7 +74,8 @@ void remotes_cred_for(struct remotes *r, struct remote_op *op, const struct endp
 		err_free(&err);
 		r->creds_st.st_ino = 0;
 	}
-	const struct docker_cred *dc = docker_creds_find(&r->creds, ep->mirror ? ep->host : op->domain);
+	const struct docker_cred *dc =
+	    docker_creds_find(&r->creds, ep->mirror ? ep->host : op->domain);
 	if (!dc && !ep->mirror)
 		dc = docker_creds_find(&r->creds, ep->host);
 	if (!dc)
@@ -114,8 +114,8 @@ int remotes_new(struct daemon *d, struct remotes **out, err_t *err)
 		free(r);
 		return -1;
 	}
-	r->docker_config = d->cfg.docker_config ? xstrdup(d->cfg.docker_config) :
-						  default_docker_config();
+	r->docker_config =
+	    d->cfg.docker_config ? xstrdup(d->cfg.docker_config) : default_docker_config();
 	/* a config.json that cannot be read at start-up is a configuration
 	 * error when it was named; a default one only earns a warning */
 	if (creds_refresh(r, err) < 0) {
@@ -128,8 +128,8 @@ int remotes_new(struct daemon *d, struct remotes **out, err_t *err)
 		log_warn("cannot read registry credentials", "err=%s", (*err)->msg);
 		err_free(err);
 	}
-	log_debug("registry client ready", "hosts=%zu docker_config=%s credentials=%zu",
-		  r->hosts.n, r->docker_config ? r->docker_config : "", r->creds.n);
+	log_debug("registry client ready", "hosts=%zu docker_config=%s credentials=%zu", r->hosts.n,
+		  r->docker_config ? r->docker_config : "", r->creds.n);
 	*out = r;
 	return 0;
 }
@@ -319,9 +319,10 @@ static int check_manifest(struct remote_op *op, char **media, char digest[DIGEST
 				  op->refname, digest);
 	const char *dcd = op->resp.docker_digest;
 	if (dcd && strncmp(dcd, DIGEST_SHA256_PREFIX, 7) == 0 && strcmp(dcd, digest) != 0)
-		return make_error(err, E_INVALID_ARGUMENT, 0,
-				  "manifest `%s`: Docker-Content-Digest `%s` does not match the bytes (`%s`)",
-				  op->refname, dcd, digest);
+		return make_error(
+		    err, E_INVALID_ARGUMENT, 0,
+		    "manifest `%s`: Docker-Content-Digest `%s` does not match the bytes (`%s`)",
+		    op->refname, dcd, digest);
 	cleanup_json json_t *j = json_loadb(data, len, 0, NULL);
 	if (!json_is_object(j))
 		return make_error(err, E_INVALID_ARGUMENT, 0, "manifest `%s` is not a JSON object",
@@ -332,7 +333,8 @@ static int check_manifest(struct remote_op *op, char **media, char digest[DIGEST
 	if (is_schema1(ct) || is_schema1(field) ||
 	    (json_is_integer(sv) && json_integer_value(sv) == 1))
 		return make_error(err, E_NOT_IMPLEMENTED, 0,
-				  "manifest `%s`: schema1 manifests are not supported (push the image again with a current client)",
+				  "manifest `%s`: schema1 manifests are not supported (push the "
+				  "image again with a current client)",
 				  op->refname);
 	if (field && *field)
 		*media = xstrdup(field);
@@ -452,8 +454,8 @@ static struct remote_op *op_new(struct remotes *r, enum op_kind kind, const stru
 	if (op->want && kind != OP_BLOB)
 		op->refname = xasprintf("%s/%s@%s", ref->domain, ref->path, op->want);
 	else
-		op->refname = xasprintf("%s/%s:%s", ref->domain, ref->path,
-					ref->tag ? ref->tag : "latest");
+		op->refname =
+		    xasprintf("%s/%s:%s", ref->domain, ref->path, ref->tag ? ref->tag : "latest");
 	op->resp.content_length = -1;
 	op->resp.retry_after = -1;
 	if (o) {
@@ -504,9 +506,9 @@ struct remote_op *remotes_resolve(struct remotes *r, const struct reference *ref
 }
 
 struct remote_op *remotes_fetch_blob(struct remotes *r, const struct reference *ref,
-				     const char *digest, uint64_t size,
-				     const struct remote_opts *o, const struct remote_blob_sink *sink,
-				     void *sink_data, remote_done_cb cb, void *data)
+				     const char *digest, uint64_t size, const struct remote_opts *o,
+				     const struct remote_blob_sink *sink, void *sink_data,
+				     remote_done_cb cb, void *data)
 {
 	struct remote_op *op = op_new(r, OP_BLOB, ref, digest, o, data);
 	op->cb.done = cb;

@@ -53,10 +53,10 @@ void remotes_free(struct remotes *r);
  * Credentials given here win over config.json's and are sent to the
  * registry itself only, never to its mirrors. */
 struct remote_opts {
-	bool plain_http;        /* talk HTTP to this registry (request override) */
-	const char *username;   /* basic credentials, or NULL */
+	bool plain_http;      /* talk HTTP to this registry (request override) */
+	const char *username; /* basic credentials, or NULL */
 	const char *password;
-	const char *token;      /* a bearer token for the registry, sent as is, or NULL */
+	const char *token; /* a bearer token for the registry, sent as is, or NULL */
 };
 
 /* A manifest or index as fetched: bytes verified against digest (the one
@@ -111,9 +111,9 @@ struct remote_blob_sink {
  * sink, which verifies the digest). */
 typedef void (*remote_done_cb)(void *data, err_t *err);
 struct remote_op *remotes_fetch_blob(struct remotes *r, const struct reference *ref,
-				     const char *digest, uint64_t size,
-				     const struct remote_opts *o, const struct remote_blob_sink *sink,
-				     void *sink_data, remote_done_cb cb, void *data);
+				     const char *digest, uint64_t size, const struct remote_opts *o,
+				     const struct remote_blob_sink *sink, void *sink_data,
+				     remote_done_cb cb, void *data);
 
 /* Stop an operation; its callback does not run. Safe from sink callbacks.
  * Not on an operation whose callback has started (it is freed after). */

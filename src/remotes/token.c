@@ -15,13 +15,13 @@
 struct token_entry {
 	struct remotes *r;
 	char *key;
-	char *host;    /* the registry endpoint's host, for messages */
-	char *token;   /* NULL until fetched */
+	char *host;	    /* the registry endpoint's host, for messages */
+	char *token;	    /* NULL until fetched */
 	int64_t expires_ns; /* monotonic */
 	bool have_creds;
-	CURL *easy;    /* the fetch in flight, or NULL */
+	CURL *easy; /* the fetch in flight, or NULL */
 	struct curl_slist *hdrs;
-	char *post;    /* form body (a secret) */
+	char *post; /* form body (a secret) */
 	struct buf body;
 	struct remote_op *waiters;
 	struct token_entry *next;
@@ -58,8 +58,8 @@ static char *token_key(struct remote_op *op, struct host_state *hs, const struct
 {
 	cleanup_free char *s1 = NULL, *s2 = NULL, *id = cred_id(c);
 	scope_of(op, &s1, &s2);
-	return xasprintf("%s\n%s\n%s\n%s %s\n%s", hs->host, hs->realm, hs->service ? hs->service : "",
-			 s1, s2 ? s2 : "", id);
+	return xasprintf("%s\n%s\n%s\n%s %s\n%s", hs->host, hs->realm,
+			 hs->service ? hs->service : "", s1, s2 ? s2 : "", id);
 }
 
 static struct token_entry *find(struct remotes *r, const char *key)
@@ -157,16 +157,19 @@ static enum outcome parse_answer(struct token_entry *e, CURLcode rc, long st, er
 				   "the token server for `%s` refused the credentials", e->host);
 		else
 			make_error(err, E_UNAUTHENTICATED, 0,
-				   "`%s` requires authentication (the token server refused an anonymous token)",
+				   "`%s` requires authentication (the token server refused an "
+				   "anonymous token)",
 				   e->host);
 		return OUT_FAIL;
 	}
 	if (st == 408 || st == 429 || st >= 500) {
-		make_error(err, E_UNAVAILABLE, 0, "token server for `%s` answered %ld", e->host, st);
+		make_error(err, E_UNAVAILABLE, 0, "token server for `%s` answered %ld", e->host,
+			   st);
 		return OUT_RETRY;
 	}
 	if (st != 200) {
-		make_error(err, E_UNAVAILABLE, 0, "token server for `%s` answered %ld", e->host, st);
+		make_error(err, E_UNAVAILABLE, 0, "token server for `%s` answered %ld", e->host,
+			   st);
 		return OUT_FAIL;
 	}
 	cleanup_json json_t *j = json_loadb(e->body.data ? e->body.data : "", e->body.len, 0, NULL);
@@ -174,8 +177,8 @@ static enum outcome parse_answer(struct token_entry *e, CURLcode rc, long st, er
 	if (!tok || !*tok)
 		tok = j ? json_get_string(j, "access_token") : NULL;
 	if (!tok || !*tok) {
-		make_error(err, E_INVALID_ARGUMENT, 0, "token server for `%s` answered without a token",
-			   e->host);
+		make_error(err, E_INVALID_ARGUMENT, 0,
+			   "token server for `%s` answered without a token", e->host);
 		return OUT_FAIL;
 	}
 	json_t *ei = j ? json_object_get(j, "expires_in") : NULL;
@@ -273,7 +276,7 @@ static int start_fetch(struct remotes *r, struct token_entry *e, struct remote_o
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, e->post);
 	} else {
 		cleanup_free char *url =
-			xasprintf("%s%c%s", hs->realm, strchr(hs->realm, '?') ? '&' : '?', q.data);
+		    xasprintf("%s%c%s", hs->realm, strchr(hs->realm, '?') ? '&' : '?', q.data);
 		curl_easy_setopt(easy, CURLOPT_URL, url);
 		if (c->user) {
 			cleanup_free char *up = xasprintf("%s:%s", c->user, c->pass ? c->pass : "");

@@ -13,10 +13,10 @@
 #define USER_AGENT "berth/" PACKAGE_VERSION
 
 static const char manifest_accept[] =
-	"Accept: application/vnd.oci.image.index.v1+json, "
-	"application/vnd.oci.image.manifest.v1+json, "
-	"application/vnd.docker.distribution.manifest.list.v2+json, "
-	"application/vnd.docker.distribution.manifest.v2+json, */*;q=0.1";
+    "Accept: application/vnd.oci.image.index.v1+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json, */*;q=0.1";
 
 unsigned remotes_backoff_ms(unsigned attempt)
 {
@@ -252,7 +252,8 @@ static int blob_start(struct remote_op *op)
 	op->offset = at;
 	if (op->resp.content_length >= 0 && at + (uint64_t)op->resp.content_length != op->size) {
 		make_error(&err, E_INVALID_ARGUMENT, 0,
-			   "blob `%s`: the registry announced %" PRIu64 " bytes, its descriptor %" PRIu64,
+			   "blob `%s`: the registry announced %" PRIu64
+			   " bytes, its descriptor %" PRIu64,
 			   op->want, at + (uint64_t)op->resp.content_length, op->size);
 		abort_with(op, ABORT_ENDPOINT, &err);
 		return -1;
@@ -266,7 +267,8 @@ static int blob_start(struct remote_op *op)
 	}
 	if (rc < 0) {
 		if (!err)
-			make_error(&err, E_INTERNAL, 0, "blob `%s`: the sink refused to start", op->want);
+			make_error(&err, E_INTERNAL, 0, "blob `%s`: the sink refused to start",
+				   op->want);
 		abort_with(op, ABORT_FATAL, &err);
 		return -1;
 	}
@@ -287,9 +289,9 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		/* an error answer: keep its start for the message */
 		if (op->body.len < REMOTE_SMALL_BODY_MAX)
 			buf_add(&op->body, ptr,
-				len < REMOTE_SMALL_BODY_MAX - op->body.len ?
-					len :
-					REMOTE_SMALL_BODY_MAX - op->body.len);
+				len < REMOTE_SMALL_BODY_MAX - op->body.len
+				    ? len
+				    : REMOTE_SMALL_BODY_MAX - op->body.len);
 		return len;
 	}
 	if (op->kind != OP_BLOB) {
@@ -351,7 +353,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void arm_stall(struct remote_op *op, int64_t after_ns)
 {
-	struct timeval tv = { (time_t)(after_ns / 1000000000), (after_ns % 1000000000) / 1000 };
+	struct timeval tv = {(time_t)(after_ns / 1000000000), (after_ns % 1000000000) / 1000};
 	evtimer_add(op->stall, &tv);
 }
 
@@ -383,7 +385,7 @@ void op_schedule(struct remote_op *op, unsigned delay_ms)
 	if (!op->timer)
 		op->timer = evtimer_new(op->r->d->base, timer_cb, op);
 	op->state = OP_WAIT;
-	struct timeval tv = { delay_ms / 1000, (delay_ms % 1000) * 1000 };
+	struct timeval tv = {delay_ms / 1000, (delay_ms % 1000) * 1000};
 	evtimer_add(op->timer, &tv);
 }
 
@@ -429,11 +431,13 @@ void op_retry(struct remote_op *op, err_t *err, bool progress, int64_t retry_aft
 	}
 	if (counts)
 		op->failures++;
-	unsigned delay = progress ? 0 :
-				    remotes_retry_delay_ms(op->failures, (double)random() / RAND_MAX,
-							   retry_after);
-	log_info("registry request failed, retrying", "host=%s repo=%s object=%s retry=%u delay_ms=%u err=%s",
-		 op->eps[op->ep].host, op->repo, op->object, op->failures, delay, (*err)->msg);
+	unsigned delay =
+	    progress
+		? 0
+		: remotes_retry_delay_ms(op->failures, (double)random() / RAND_MAX, retry_after);
+	log_info("registry request failed, retrying",
+		 "host=%s repo=%s object=%s retry=%u delay_ms=%u err=%s", op->eps[op->ep].host,
+		 op->repo, op->object, op->failures, delay, (*err)->msg);
 	err_free(err);
 	op_reset_transfer(op);
 	op_schedule(op, delay);
@@ -582,8 +586,8 @@ static void done_cb(CURL *easy, CURLcode rc, void *arg)
 		struct host_state *hs = remotes_host_state(r, ep->host);
 		if (tls_failure(rc) && ep->loopback && !hs->http_fallback &&
 		    strcmp(ep->scheme, "https") == 0) {
-			log_info("TLS failed on a loopback registry, using plain HTTP", "host=%s err=%s",
-				 ep->host, curl_easy_strerror(rc));
+			log_info("TLS failed on a loopback registry, using plain HTTP",
+				 "host=%s err=%s", ep->host, curl_easy_strerror(rc));
 			hs->http_fallback = true;
 			op_reset_transfer(op);
 			op_attempt(op);

@@ -140,7 +140,7 @@ static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 		return 1; /* paused: it stays in flight */
 	}
 	if (b->c->pause) {
-		struct timeval tv = { 0, 1000 };
+		struct timeval tv = {0, 1000};
 		evtimer_add(b->resume_ev, &tv);
 		return 1;
 	}
@@ -154,7 +154,7 @@ static uint64_t sink_offset(void *data)
 	return fstat(b->fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-static const struct remote_blob_sink file_sink = { sink_start, sink_write, sink_offset };
+static const struct remote_blob_sink file_sink = {sink_start, sink_write, sink_offset};
 
 static void blob_done(void *data, err_t *err)
 {
@@ -253,8 +253,7 @@ static void manifest_cb(void *data, struct remote_manifest *m, err_t *err)
 		size_t i;
 		json_t *e;
 		const char *pick = NULL;
-		json_array_foreach(list, i, e)
-		{
+		json_array_foreach(list, i, e) {
 			if (platform_matches(json_object_get(e, "platform"), c->platform)) {
 				pick = json_get_string(e, "digest");
 				break;
@@ -275,8 +274,7 @@ static void manifest_cb(void *data, struct remote_manifest *m, err_t *err)
 				   (uint64_t)json_integer_value(json_object_get(cfg, "size")));
 		size_t i;
 		json_t *l;
-		json_array_foreach(json_object_get(j, "layers"), i, l)
-		{
+		json_array_foreach(json_object_get(j, "layers"), i, l) {
 			fetch_blob(c, json_get_string(l, "digest"),
 				   (uint64_t)json_integer_value(json_object_get(l, "size")));
 		}
@@ -337,20 +335,20 @@ static void abandon(struct ctx *c)
 int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
-		{ "plain-http", no_argument, NULL, 'P' },
-		{ "user", required_argument, NULL, 'u' },
-		{ "token", required_argument, NULL, 't' },
-		{ "resolve", no_argument, NULL, 'r' },
-		{ "platform", required_argument, NULL, 'p' },
-		{ "blobs", required_argument, NULL, 'b' },
-		{ "blob", required_argument, NULL, 'B' },
-		{ "only-blobs", no_argument, NULL, 'O' },
-		{ "pause", no_argument, NULL, 'z' },
-		{ "cancel-at", required_argument, NULL, 'C' },
-		{ "abandon-at", required_argument, NULL, 'A' },
-		{ NULL, 0, NULL, 0 },
+	    {"plain-http", no_argument, NULL, 'P'},
+	    {"user", required_argument, NULL, 'u'},
+	    {"token", required_argument, NULL, 't'},
+	    {"resolve", no_argument, NULL, 'r'},
+	    {"platform", required_argument, NULL, 'p'},
+	    {"blobs", required_argument, NULL, 'b'},
+	    {"blob", required_argument, NULL, 'B'},
+	    {"only-blobs", no_argument, NULL, 'O'},
+	    {"pause", no_argument, NULL, 'z'},
+	    {"cancel-at", required_argument, NULL, 'C'},
+	    {"abandon-at", required_argument, NULL, 'A'},
+	    {NULL, 0, NULL, 0},
 	};
-	struct ctx c = { 0 };
+	struct ctx c = {0};
 	const char *config = NULL, *level = "warn";
 	char *user = NULL;
 	char **extra = NULL;
@@ -433,8 +431,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (reference_parse(argv[optind], &c.ref, &err) < 0 ||
-	    !(c.d.curl = curl_loop_new(&c.d, &err)) ||
-	    remotes_new(&c.d, &c.d.remotes, &err) < 0) {
+	    !(c.d.curl = curl_loop_new(&c.d, &err)) || remotes_new(&c.d, &c.d.remotes, &err) < 0) {
 		error_out(&c, &err);
 		err_free(&err);
 		goto out;

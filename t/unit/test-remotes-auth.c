@@ -14,7 +14,7 @@ struct parsed {
 
 static struct parsed parse(const char *s)
 {
-	struct parsed p = { 0 };
+	struct parsed p = {0};
 	err_t err = NULL;
 	p.rc = www_auth_parse(s, &p.v, &p.n, &err);
 	err_free(&err);
@@ -29,8 +29,9 @@ static void parsed_free(struct parsed *p)
 
 static void test_challenges(void)
 {
-	struct parsed p = parse("Bearer realm=\"https://auth.docker.io/token\","
-				"service=\"registry.docker.io\",scope=\"repository:library/redis:pull\"");
+	struct parsed p =
+	    parse("Bearer realm=\"https://auth.docker.io/token\","
+		  "service=\"registry.docker.io\",scope=\"repository:library/redis:pull\"");
 	is_int(p.rc, 0, "docker hub challenge parses");
 	is_int(p.n, 1, "one challenge");
 	is_str(p.v[0].scheme, "bearer", "scheme lowercased");
@@ -94,7 +95,7 @@ static void test_challenges(void)
 	size_t n = 0;
 	err_t err = NULL;
 	ok(www_auth_parse("Basic realm=a", &v, &n, &err) == 0 &&
-		   www_auth_parse("Bearer realm=b,service=c", &v, &n, &err) == 0,
+	       www_auth_parse("Bearer realm=b,service=c", &v, &n, &err) == 0,
 	   "two header lines");
 	is_int(n, 2, "append to one list");
 	is_str(www_challenge_param(&v[1], "service"), "c", "second line's params");
@@ -128,7 +129,7 @@ static void test_base64(void)
 
 static void test_docker_config(void)
 {
-	struct docker_creds c = { 0 };
+	struct docker_creds c = {0};
 	err_t err = NULL;
 	const char *cfg = "{\"auths\":{"
 			  "\"https://index.docker.io/v1/\":{\"auth\":\"aHViOnNlY3JldDpjb2xvbg==\"},"
@@ -157,18 +158,18 @@ static void test_docker_config(void)
 	docker_creds_release(&c);
 
 	const char *bad[] = {
-		"{\"auths\":{\"h\":{\"auth\":\"not base64!\"}}}",
-		"{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}", /* "nocolon" */
-		"{\"auths\":{\"h\":{\"auth\":42}}}",
-		"{\"auths\":[]}",
-		"{\"auths\":{\"h\":\"x\"}}",
-		"[1]",
-		"{\"auths\":",
+	    "{\"auths\":{\"h\":{\"auth\":\"not base64!\"}}}",
+	    "{\"auths\":{\"h\":{\"auth\":\"bm9jb2xvbg==\"}}}", /* "nocolon" */
+	    "{\"auths\":{\"h\":{\"auth\":42}}}",
+	    "{\"auths\":[]}",
+	    "{\"auths\":{\"h\":\"x\"}}",
+	    "[1]",
+	    "{\"auths\":",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		err = NULL;
 		ok(docker_config_parse(bad[i], strlen(bad[i]), &c, &err) < 0 && err &&
-			   err->kind == E_INVALID_ARGUMENT,
+		       err->kind == E_INVALID_ARGUMENT,
 		   "malformed config %zu refused", i);
 		if (err)
 			diag("%s", err->msg);

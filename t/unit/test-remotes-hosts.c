@@ -16,15 +16,16 @@ static int parse(const char *text, struct hosts *h, err_t *err)
 
 static void test_parse(void)
 {
-	struct hosts h = { 0 };
+	struct hosts h = {0};
 	err_t err = NULL;
-	const char *cfg = "{\"hosts\":{"
-			  "\"localhost:5000\":{\"mirrors\":[\"http://127.0.0.1:5001\","
-			  "\"https://mirror.example/base/\",\"127.0.0.1:5002\"],\"plain_http\":true},"
-			  "\"docker.io\":{\"mirrors\":[\"https://hub-mirror.example\"]},"
-			  "\"mirror.example\":{\"ca_file\":\"/etc/ca.pem\",\"skip_verify\":true},"
-			  "\"secure.example\":{\"client_cert\":\"/c.pem\",\"client_key\":\"/c.key\","
-			  "\"server\":\"https://backend.example:8443\"}}}";
+	const char *cfg =
+	    "{\"hosts\":{"
+	    "\"localhost:5000\":{\"mirrors\":[\"http://127.0.0.1:5001\","
+	    "\"https://mirror.example/base/\",\"127.0.0.1:5002\"],\"plain_http\":true},"
+	    "\"docker.io\":{\"mirrors\":[\"https://hub-mirror.example\"]},"
+	    "\"mirror.example\":{\"ca_file\":\"/etc/ca.pem\",\"skip_verify\":true},"
+	    "\"secure.example\":{\"client_cert\":\"/c.pem\",\"client_key\":\"/c.key\","
+	    "\"server\":\"https://backend.example:8443\"}}}";
 	is_int(parse(cfg, &h, &err), 0, "a full file parses");
 	if (err)
 		diag("%s", err->msg);
@@ -65,7 +66,7 @@ static void test_parse(void)
 
 	is_int(hosts_endpoints(&h, "ghcr.io", false, true, &e, &n, &err), 0, "unknown host");
 	ok(n == 1 && strcmp(e[0].host, "ghcr.io") == 0 && strcmp(e[0].scheme, "https") == 0 &&
-		   !e[0].loopback,
+	       !e[0].loopback,
 	   "unknown host: itself over HTTPS");
 	endpoints_free(e, n);
 
@@ -78,24 +79,24 @@ static void test_parse(void)
 	hosts_release(&h);
 
 	const char *bad[] = {
-		"{\"hosts\":{\"h\":{\"mirror\":[]}}}",
-		"{\"hosts\":{\"h\":{\"mirrors\":\"http://x\"}}}",
-		"{\"hosts\":{\"h\":{\"mirrors\":[\"ftp://x\"]}}}",
-		"{\"hosts\":{\"h\":{\"mirrors\":[\"http://\"]}}}",
-		"{\"hosts\":{\"h\":{\"plain_http\":\"yes\"}}}",
-		"{\"hosts\":{\"h\":{\"ca_file\":\"relative.pem\"}}}",
-		"{\"hosts\":{\"h\":{\"client_cert\":\"/c.pem\"}}}",
-		"{\"hosts\":{\"https://h\":{}}}",
-		"{\"hosts\":[]}",
-		"{\"registries\":{}}",
-		"{\"hosts\":{\"h\":{\"server\":42}}}",
-		"not json",
+	    "{\"hosts\":{\"h\":{\"mirror\":[]}}}",
+	    "{\"hosts\":{\"h\":{\"mirrors\":\"http://x\"}}}",
+	    "{\"hosts\":{\"h\":{\"mirrors\":[\"ftp://x\"]}}}",
+	    "{\"hosts\":{\"h\":{\"mirrors\":[\"http://\"]}}}",
+	    "{\"hosts\":{\"h\":{\"plain_http\":\"yes\"}}}",
+	    "{\"hosts\":{\"h\":{\"ca_file\":\"relative.pem\"}}}",
+	    "{\"hosts\":{\"h\":{\"client_cert\":\"/c.pem\"}}}",
+	    "{\"hosts\":{\"https://h\":{}}}",
+	    "{\"hosts\":[]}",
+	    "{\"registries\":{}}",
+	    "{\"hosts\":{\"h\":{\"server\":42}}}",
+	    "not json",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		struct hosts b = { 0 };
+		struct hosts b = {0};
 		err = NULL;
 		ok(parse(bad[i], &b, &err) < 0 && err && err->kind == E_INVALID_ARGUMENT &&
-			   strstr(err->msg, "test.json"),
+		       strstr(err->msg, "test.json"),
 		   "bad settings %zu refused, naming the file", i);
 		if (err)
 			diag("%s", err->msg);
@@ -118,7 +119,7 @@ static void test_load(void)
 		ok(0, "mkdtemp");
 		return;
 	}
-	struct hosts h = { 0 };
+	struct hosts h = {0};
 	err_t err = NULL;
 	char path[256];
 	snprintf(path, sizeof(path), "%s/missing", dir);
@@ -189,8 +190,9 @@ static void test_backoff(void)
 
 static void test_error_text(void)
 {
-	const char *b = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\","
-			"\"detail\":{}}]}";
+	const char *b =
+	    "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest unknown\","
+	    "\"detail\":{}}]}";
 	char *t = registry_error_text(b, strlen(b));
 	is_str(t, "MANIFEST_UNKNOWN: manifest unknown", "OCI error body");
 	free(t);
