@@ -34,7 +34,8 @@
 
 /* The top level: one row per command group, in the order `--help` lists them. */
 static const struct cli_command *const commands[] = {
-    &cmd_version, &cmd_namespaces, &cmd_events, &cmd_plugins, &cmd_server, NULL,
+    &cmd_version, &cmd_namespaces, &cmd_pull,	 &cmd_images, &cmd_content,
+    &cmd_leases,  &cmd_events,	   &cmd_plugins, &cmd_server, NULL,
 };
 
 static const char global_help[] =
@@ -342,6 +343,59 @@ int cli_parse_label(struct cli *cli, const char *arg, char **key, const char **v
 	*key = xstrndup(arg, (size_t)(eq - arg));
 	*value = eq + 1;
 	return CLI_OK;
+}
+
+int cli_parse_labels(struct cli *cli, int argc, char *const *argv, bool patch, json_t **out)
+{
+	json_t *labels = json_object();
+	for (int i = 0; i < argc; i++) {
+		cleanup_free char *key = NULL;
+		const char *value;
+		if (cli_parse_label(cli, argv[i], &key, &value) != CLI_OK) {
+			json_decref(labels);
+			return CLI_USAGE;
+		}
+		err_t err = NULL;
+		if (name_validate_label(key, value, &err) < 0) {
+			int st = cli_usage_error(cli, "%s", err->msg);
+			err_free(&err);
+			json_decref(labels);
+			return st;
+		}
+		json_object_set_new(labels, key,
+				    patch && !*value ? json_null() : json_string(value));
+	}
+	*out = labels;
+	return CLI_OK;
+}
+
+char *cli_ns_path(const struct cli *cli, const char *fmt, ...)
+{
+	cleanup_free char *ns = client_escape(cli->ns);
+	struct buf b = BUF_INIT;
+	buf_addf(&b, "/v1/namespaces/%s", ns);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	return buf_detach(&b, NULL);
+}
+
+int cli_for_each(struct cli *cli, int argc, char *const *argv,
+		 int (*one)(struct cli *cli, const char *name, void *arg), void *arg)
+{
+	int st = CLI_OK;
+	for (int i = 0; i < argc; i++) {
+		int r = one(cli, argv[i], arg);
+		if (r == CLI_UNREACHABLE)
+			return r;
+		if (r != CLI_OK)
+			st = CLI_ERROR;
+		else
+			printf("%s\n", argv[i]);
+		fflush(stdout);
+	}
+	return st;
 }
 
 /* Drop trailing whitespace (a token file usually ends in a newline). */

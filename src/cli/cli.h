@@ -78,6 +78,10 @@ extern const struct cli_command cmd_namespaces;
 extern const struct cli_command cmd_events;
 extern const struct cli_command cmd_plugins;
 extern const struct cli_command cmd_server;
+extern const struct cli_command cmd_pull;
+extern const struct cli_command cmd_images;
+extern const struct cli_command cmd_content;
+extern const struct cli_command cmd_leases;
 
 /* Run cmd (a leaf or a group) with its argv (argv[0] is its name). */
 int cli_run(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
@@ -113,5 +117,21 @@ char *cli_format_labels(const json_t *labels);
 /* Split "KEY=VALUE" into key (allocated) and value (points into arg);
  * a usage error (already printed) when there is no '=' or the key is empty. */
 int cli_parse_label(struct cli *cli, const char *arg, char **key, const char **value);
+/* LABEL=VALUE arguments into a labels object, each checked as berthd
+ * checks labels; with patch, an empty value is null (JSON merge patch:
+ * remove the label). A usage error (already printed) on a bad one. */
+int cli_parse_labels(struct cli *cli, int argc, char *const *argv, bool patch, json_t **out);
+
+/* "/v1/namespaces/<-n, escaped>" followed by the formatted rest; whatever
+ * the rest holds from the user is escaped by the caller (client_escape()). */
+char *cli_ns_path(const struct cli *cli, const char *fmt, ...) PRINTF_LIKE(2, 3);
+
+/* For commands acting on several names (`rm A B C`): one(cli, name, arg)
+ * for each name in turn, which returns an exit status and prints its own
+ * failure; each name that succeeded is printed on stdout. Goes on after a
+ * failure; stops at once when the daemon is unreachable (3). Returns
+ * CLI_OK, CLI_ERROR if any failed, or CLI_UNREACHABLE. */
+int cli_for_each(struct cli *cli, int argc, char *const *argv,
+		 int (*one)(struct cli *cli, const char *name, void *arg), void *arg);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 
@@ -147,7 +148,7 @@ void client_query_add(struct buf *path, const char *key, const char *value)
 
 /* Set up the handle for one request; the caller owns and frees *headers. */
 static void prepare(struct client *c, const char *method, const char *path, const char *accept,
-		    bool has_body, struct curl_slist **headers)
+		    const char *content_type, struct curl_slist **headers)
 {
 	CURL *h = c->h;
 	/* reset keeps the connection cache: the next request reuses the socket */
@@ -170,8 +171,9 @@ static void prepare(struct client *c, const char *method, const char *path, cons
 	struct curl_slist *l = NULL;
 	cleanup_free char *accept_h = xasprintf("Accept: %s", accept);
 	l = curl_slist_append(l, accept_h);
-	if (has_body) {
-		l = curl_slist_append(l, "Content-Type: application/json");
+	if (content_type) {
+		cleanup_free char *ct = xasprintf("Content-Type: %s", content_type);
+		l = curl_slist_append(l, ct);
 		l = curl_slist_append(l, "Expect:");
 	}
 	if (c->auth_header)
@@ -273,7 +275,7 @@ enum client_status client_call(struct client *c, const char *method, const char 
 	if (reply)
 		*reply = NULL;
 	struct curl_slist *headers = NULL;
-	prepare(c, method, path, "application/json", body != NULL, &headers);
+	prepare(c, method, path, "application/json", body ? "application/json" : NULL, &headers);
 	cleanup_free char *payload = NULL;
 	if (body) {
 		size_t len;
@@ -316,14 +318,17 @@ enum client_status client_call(struct client *c, const char *method, const char 
 
 struct stream_ctx {
 	struct client *c;
-	client_data_cb cb;
-	void *arg;
-	volatile sig_atomic_t *stop;
+	const struct client_request *rq;
 	bool checked; /* the status code has been looked at */
 	bool ok;      /* a 2xx answer: data goes to cb */
 	bool stopped; /* ended on purpose: by *stop or by cb */
 	struct buf errbody;
 };
+
+static bool stop_requested(const struct client_request *rq)
+{
+	return rq->stop && *rq->stop;
+}
 
 static size_t stream_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -340,7 +345,7 @@ static size_t stream_write_cb(char *data, size_t size, size_t nmemb, void *arg)
 			buf_add(&s->errbody, data, n);
 		return n;
 	}
-	if ((s->stop && *s->stop) || !s->cb(data, n, s->arg)) {
+	if (stop_requested(s->rq) || !s->rq->data_cb(data, n, s->rq->arg)) {
 		s->stopped = true;
 		return 0;
 	}
@@ -352,23 +357,32 @@ static int stream_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, c
 			      curl_off_t ulnow)
 {
 	struct stream_ctx *s = arg;
-	if (s->stop && *s->stop) {
+	if (stop_requested(s->rq)) {
 		s->stopped = true;
 		return 1;
 	}
+	if (s->rq->tick_cb)
+		s->rq->tick_cb(s->rq->arg);
 	return 0;
 }
 
-enum client_status client_stream(struct client *c, const char *path, const char *accept,
-				 client_data_cb cb, void *arg, volatile sig_atomic_t *stop,
-				 err_t *err)
+enum client_status client_request_stream(struct client *c, const struct client_request *rq,
+					 err_t *err)
 {
+	const char *method = rq->method ? rq->method : "GET";
 	struct curl_slist *headers = NULL;
-	prepare(c, "GET", path, accept, false, &headers);
+	prepare(c, method, rq->path, rq->accept, rq->body ? "application/json" : NULL, &headers);
+	cleanup_free char *payload = NULL;
+	size_t len = 0;
+	if (rq->body) {
+		payload = json_dump_compact(rq->body, &len);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, payload);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
 	if (c->timeout_ms <= 0)
 		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	curl_easy_setopt(c->h, CURLOPT_TCP_KEEPALIVE, 1L);
-	struct stream_ctx s = {.c = c, .cb = cb, .arg = arg, .stop = stop};
+	struct stream_ctx s = {.c = c, .rq = rq};
 	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, stream_write_cb);
 	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &s);
 	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
@@ -377,15 +391,138 @@ enum client_status client_stream(struct client *c, const char *path, const char 
 
 	CURLcode rc = curl_easy_perform(c->h);
 	headers_free(headers);
+	if (payload) /* it may hold registry credentials (a pull's `auth`) */
+		explicit_bzero(payload, len);
 	enum client_status st = CLIENT_OK;
 	long status = 0;
 	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
 	if (s.stopped)
 		st = CLIENT_OK;
 	else if (rc != CURLE_OK)
-		st = transport_error(c, rc, "GET", path, err);
+		st = transport_error(c, rc, method, rq->path, err);
 	else if (status < 200 || status > 299)
 		st = daemon_error(status, &s.errbody, err);
 	buf_release(&s.errbody);
+	return st;
+}
+
+enum client_status client_stream(struct client *c, const char *path, const char *accept,
+				 client_data_cb cb, void *arg, volatile sig_atomic_t *stop,
+				 err_t *err)
+{
+	struct client_request rq = {
+	    .path = path, .accept = accept, .data_cb = cb, .arg = arg, .stop = stop};
+	return client_request_stream(c, &rq, err);
+}
+
+struct upload_ctx {
+	const struct client_upload *up;
+	uint64_t sent;
+	int read_errno; /* a read error on the file */
+	bool shrank;	/* the file ended before up->size bytes */
+	bool stopped;	/* *stop was set */
+	struct reply_ctx reply;
+};
+
+static size_t upload_read_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct upload_ctx *u = arg;
+	size_t want = size * nitems;
+	if (u->up->size - u->sent < want)
+		want = (size_t)(u->up->size - u->sent);
+	if (want == 0)
+		return 0;
+	for (;;) {
+		ssize_t n = read(u->up->fd, buf, want);
+		if (n < 0 && errno == EINTR && !(u->up->stop && *u->up->stop))
+			continue;
+		if (n < 0) {
+			u->read_errno = errno;
+			return CURL_READFUNC_ABORT;
+		}
+		if (n == 0) {
+			u->shrank = true;
+			return CURL_READFUNC_ABORT;
+		}
+		u->sent += (uint64_t)n;
+		return (size_t)n;
+	}
+}
+
+static int upload_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			      curl_off_t ulnow)
+{
+	struct upload_ctx *u = arg;
+	if (u->up->stop && *u->up->stop) {
+		u->stopped = true;
+		return 1;
+	}
+	if (u->up->progress_cb)
+		u->up->progress_cb((uint64_t)ulnow, u->up->size, u->up->arg);
+	return 0;
+}
+
+enum client_status client_upload(struct client *c, const struct client_upload *up, json_t **reply,
+				 err_t *err)
+{
+	if (reply)
+		*reply = NULL;
+	struct curl_slist *headers = NULL;
+	prepare(c, up->method, up->path, "application/json",
+		up->content_type ? up->content_type : "application/octet-stream", &headers);
+	if (c->timeout_ms <= 0)
+		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+	struct upload_ctx u = {.up = up, .reply = {BUF_INIT, false}};
+	curl_easy_setopt(c->h, CURLOPT_UPLOAD, 1L);
+	curl_easy_setopt(c->h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)up->size);
+	curl_easy_setopt(c->h, CURLOPT_READFUNCTION, upload_read_cb);
+	curl_easy_setopt(c->h, CURLOPT_READDATA, &u);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, reply_write_cb);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &u.reply);
+	curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, upload_progress_cb);
+	curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, &u);
+
+	CURLcode rc = curl_easy_perform(c->h);
+	headers_free(headers);
+	enum client_status st = CLIENT_OK;
+	long status = 0;
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	if (u.stopped) {
+		make_error(err, E_UNAVAILABLE, 0, "interrupted");
+		st = CLIENT_FAILED;
+	} else if (u.read_errno) {
+		make_error(err, E_INTERNAL, u.read_errno, "cannot read `%s`",
+			   up->source ? up->source : "the body");
+		st = CLIENT_FAILED;
+	} else if (u.shrank) {
+		make_error(err, E_INTERNAL, 0,
+			   "`%s` ended after %llu of %llu bytes: did it change while being sent?",
+			   up->source ? up->source : "the body", (unsigned long long)u.sent,
+			   (unsigned long long)up->size);
+		st = CLIENT_FAILED;
+	} else if (u.reply.too_big) {
+		make_error(err, E_INTERNAL, 0, "%s %s: reply from berthd larger than %u MiB",
+			   up->method, up->path, MAX_REPLY >> 20);
+		st = CLIENT_FAILED;
+	} else if (status >= 300 && u.reply.body.len > 0) {
+		/* berthd may answer (a digest mismatch, a bad name) and close before
+		 * reading the whole body: its answer says more than the broken send */
+		st = daemon_error(status, &u.reply.body, err);
+	} else if (rc != CURLE_OK) {
+		st = transport_error(c, rc, up->method, up->path, err);
+	} else if (status < 200 || status > 299) {
+		st = daemon_error(status, &u.reply.body, err);
+	} else if (u.reply.body.len > 0 && reply) {
+		json_error_t jerr;
+		*reply = json_loadb(u.reply.body.data, u.reply.body.len, 0, &jerr);
+		if (!*reply) {
+			make_error(err, E_INTERNAL, 0, "%s %s: malformed reply from berthd: %s",
+				   up->method, up->path, jerr.text);
+			one_line((*err)->msg);
+			st = CLIENT_FAILED;
+		}
+	}
+	buf_release(&u.reply.body);
 	return st;
 }

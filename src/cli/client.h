@@ -21,6 +21,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include <jansson.h>
 
@@ -71,6 +72,40 @@ typedef bool (*client_data_cb)(const char *data, size_t len, void *arg);
  * server ends cleanly is CLIENT_OK; one that breaks is CLIENT_FAILED. */
 enum client_status client_stream(struct client *c, const char *path, const char *accept,
 				 client_data_cb cb, void *arg, volatile sig_atomic_t *stop,
+				 err_t *err);
+
+/* A streaming request of any method, as client_stream() otherwise. */
+struct client_request {
+	const char *method;	     /* NULL: GET */
+	const char *path;	     /* `/v1/...`, query included */
+	const char *accept;	     /* the Accept header */
+	const json_t *body;	     /* sent as application/json when not NULL */
+	client_data_cb data_cb;	     /* each piece of a 2xx body */
+	void (*tick_cb)(void *arg);  /* NULL, or called often while data flows and
+					about once a second while the stream is idle */
+	void *arg;		     /* for both callbacks */
+	volatile sig_atomic_t *stop; /* as for client_stream() */
+};
+enum client_status client_request_stream(struct client *c, const struct client_request *rq,
+					 err_t *err);
+
+/* An upload: size bytes read from fd (from its current offset) sent as the
+ * body, streamed with no overall timeout (connecting is bounded); the
+ * answer as for client_call(). A read error, a file that ends early, or
+ * *stop becoming non-zero ("interrupted") fail with CLIENT_FAILED. */
+struct client_upload {
+	const char *method; /* "PUT" */
+	const char *path;
+	const char *content_type; /* NULL: application/octet-stream */
+	int fd;
+	uint64_t size;
+	const char *source; /* names the data in messages (a file name) */
+	/* NULL, or called often with the bytes sent so far */
+	void (*progress_cb)(uint64_t sent, uint64_t total, void *arg);
+	void *arg;
+	volatile sig_atomic_t *stop;
+};
+enum client_status client_upload(struct client *c, const struct client_upload *up, json_t **reply,
 				 err_t *err);
 
 #endif

@@ -30,32 +30,6 @@ static char *ns_path(const char *name)
 	return xasprintf("/v1/namespaces/%s", e);
 }
 
-/* LABEL=VALUE arguments into a labels object; with patch, an empty value
- * is null (JSON merge patch: remove the label). */
-static int parse_labels(struct cli *cli, int argc, char **argv, bool patch, json_t **out)
-{
-	json_t *labels = json_object();
-	for (int i = 0; i < argc; i++) {
-		cleanup_free char *key = NULL;
-		const char *value;
-		if (cli_parse_label(cli, argv[i], &key, &value) != CLI_OK) {
-			json_decref(labels);
-			return CLI_USAGE;
-		}
-		err_t err = NULL;
-		if (name_validate_label(key, value, &err) < 0) {
-			int st = cli_usage_error(cli, "%s", err->msg);
-			err_free(&err);
-			json_decref(labels);
-			return st;
-		}
-		json_object_set_new(labels, key,
-				    patch && !*value ? json_null() : json_string(value));
-	}
-	*out = labels;
-	return CLI_OK;
-}
-
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -130,7 +104,7 @@ static int send_labels(struct cli *cli, int argc, char **argv, const char *metho
 	if (st != CLI_OK)
 		return st;
 	cleanup_json json_t *labels = NULL;
-	if ((st = parse_labels(cli, argc - optind - 1, argv + optind + 1, patch, &labels)) !=
+	if ((st = cli_parse_labels(cli, argc - optind - 1, argv + optind + 1, patch, &labels)) !=
 	    CLI_OK)
 		return st;
 
@@ -154,6 +128,12 @@ static int label_run(struct cli *cli, int argc, char **argv)
 	return send_labels(cli, argc, argv, "PATCH", true);
 }
 
+static int rm_one(struct cli *cli, const char *name, void *arg)
+{
+	cleanup_free char *path = ns_path(name);
+	return cli_call(cli, "DELETE", path, NULL, NULL);
+}
+
 static int rm_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
@@ -168,19 +148,7 @@ static int rm_run(struct cli *cli, int argc, char **argv)
 		if (st != CLI_OK)
 			return st;
 	}
-	int st = CLI_OK;
-	for (int i = optind; i < argc; i++) {
-		cleanup_free char *path = ns_path(argv[i]);
-		int one = cli_call(cli, "DELETE", path, NULL, NULL);
-		if (one == CLI_UNREACHABLE)
-			return one;
-		if (one != CLI_OK)
-			st = CLI_ERROR;
-		else
-			printf("%s\n", argv[i]);
-		fflush(stdout);
-	}
-	return st;
+	return cli_for_each(cli, argc - optind, argv + optind, rm_one, NULL);
 }
 
 static const struct cli_command ns_ls = {
