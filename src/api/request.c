@@ -331,6 +331,14 @@ void request_defer(struct request *r, void (*on_abort)(struct request *, void *)
 	r->abort_data = data;
 }
 
+void request_stream_body(struct request *r, request_body_cb on_body, request_body_end_cb on_end,
+			 void *arg)
+{
+	r->on_body = on_body;
+	r->on_body_end = on_end;
+	r->body_arg = arg;
+}
+
 /* ---- streams ---------------------------------------------------------- */
 
 struct http_stream {

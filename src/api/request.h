@@ -10,6 +10,11 @@
  * the stream pulls data through its fill callback whenever the socket can
  * take more, and http_stream_wake() tells it that more may be ready.
  *
+ * Request bodies are JSON, collected whole (up to max_json_body) before the
+ * handler runs, except on routes flagged ROUTE_STREAM_BODY (blob uploads):
+ * their handler runs as soon as the headers are in and takes the body
+ * piece by piece with request_stream_body() (see there).
+ *
  * Requests and streams are owned by api/server.c and freed when MHD is done
  * with them. Nothing here blocks.
  */
@@ -42,6 +47,15 @@ struct peer_watch {
 	void *data;
 };
 
+struct request;
+/* A piece of a streamed body; return < 0 with *err set to stop taking it. */
+typedef int (*request_body_cb)(struct request *r, const char *data, size_t len, void *arg,
+			       err_t *err);
+/* The streamed body is complete (*err NULL), or its delivery stopped (*err
+ * set: on_body failed, or the body went over the limit). Answers now or
+ * later, as a handler does; reply_error(r, err) takes the error. */
+typedef void (*request_body_end_cb)(struct request *r, void *arg, err_t *err);
+
 struct query_arg {
 	char *key;
 	char *value;
@@ -61,6 +75,12 @@ struct request {
 	struct buf body;
 	uint64_t body_limit;
 	bool body_too_large; /* over the limit: the rest is discarded, 413 at the end */
+	/* ROUTE_STREAM_BODY: set by request_stream_body() */
+	request_body_cb on_body;
+	request_body_end_cb on_body_end;
+	void *body_arg;
+	uint64_t body_received; /* bytes of a streamed body so far */
+	bool body_ended;        /* on_body_end has run: the rest of the body is dropped */
 	int64_t start_ns;
 
 	/* the answer, once decided */
@@ -107,6 +127,21 @@ void reply_data(struct request *r, int status, const char *content_type, char *d
 void reply_response(struct request *r, int status, struct MHD_Response *resp);
 /* Mark the request as answered later; on_abort runs if it dies first. */
 void request_defer(struct request *r, void (*on_abort)(struct request *, void *), void *data);
+
+/* Streamed request bodies, for routes flagged ROUTE_STREAM_BODY (blob
+ * uploads). Their handler runs when the headers are in, before any of the
+ * body is read, and the body may be up to max_blob_upload bytes (a larger
+ * Content-Length is 413 before the handler runs). The handler either
+ * answers at once — the body is then never read: a client that sent
+ * `Expect: 100-continue` gets the answer instead of 100 Continue, and the
+ * connection is closed after it — or calls request_stream_body() and
+ * returns: each piece of the body then goes to on_body as it arrives, and
+ * on_end runs once, when the body is complete or when on_body failed or the
+ * body went over the limit (the rest is then read and dropped, and the
+ * answer is sent at its end). A client that leaves before on_end runs
+ * triggers the request's on_abort (request_defer) instead. */
+void request_stream_body(struct request *r, request_body_cb on_body, request_body_end_cb on_end,
+			 void *arg);
 
 struct http_stream;
 struct http_stream_ops {

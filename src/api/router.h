@@ -34,7 +34,9 @@ struct request;
 typedef void (*route_handler)(struct request *r);
 
 /* Route flags. */
-#define ROUTE_STREAM_BODY 1u /* the handler consumes the body itself (no JSON limit) */
+/* The handler runs before the body and takes it as it arrives, up to
+ * max_blob_upload bytes (request_stream_body() in api/request.h). */
+#define ROUTE_STREAM_BODY 1u
 
 struct route {
 	enum http_method method;

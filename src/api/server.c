@@ -131,7 +131,7 @@ static int begin_request(struct request *r, const char *method, err_t *err)
 		return -1;
 	if (router_match(srv->router, r->method, r->path, &r->match, err) < 0)
 		return -1;
-	r->body_limit = (r->match.route->flags & ROUTE_STREAM_BODY) ? UINT64_MAX
+	r->body_limit = (r->match.route->flags & ROUTE_STREAM_BODY) ? r->d->cfg.max_blob_upload
 								    : r->d->cfg.max_json_body;
 	const char *cl =
 		MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -141,6 +141,61 @@ static int begin_request(struct request *r, const char *method, err_t *err)
 				  "request body of %llu bytes is over the limit of %llu bytes",
 				  (unsigned long long)n, (unsigned long long)r->body_limit);
 	return 0;
+}
+
+/* ROUTE_STREAM_BODY: the handler runs before the body; it answers at once
+ * or asks for the body with request_stream_body(). */
+static enum MHD_Result begin_stream(struct request *r)
+{
+	err_t err = NULL;
+	r->state = REQ_DISPATCHED;
+	r->match.route->handler(r);
+	if (r->response)
+		return queue(r);
+	r->state = REQ_BODY;
+	if (!r->on_body || !r->on_body_end) {
+		r->on_abort = NULL;
+		make_error(&err, E_INTERNAL, 0, "handler neither answered nor took the body");
+		return queue_error(r, &err);
+	}
+	return MHD_YES;
+}
+
+/* Stop handing the body to the handler: on_body_end gets *err (NULL when
+ * the body is complete) and answers now or later. */
+static void end_stream(struct request *r, err_t *err)
+{
+	r->body_ended = true;
+	r->on_body_end(r, r->body_arg, err);
+	err_free(err);
+}
+
+static enum MHD_Result stream_body(struct request *r, const char *data, size_t *size)
+{
+	err_t err = NULL;
+	if (*size) {
+		size_t n = *size;
+		*size = 0;
+		if (r->body_ended)
+			return MHD_YES; /* dropped: the answer waits for the body's end */
+		r->body_received += n;
+		if (r->body_received > r->body_limit)
+			make_error(&err, E_PAYLOAD_TOO_LARGE, 0,
+				   "request body is over the limit of %llu bytes",
+				   (unsigned long long)r->body_limit);
+		else if (r->on_body(r, data, n, r->body_arg, &err) < 0 && !err)
+			make_error(&err, E_INTERNAL, 0, "request body handler failed");
+		if (err)
+			end_stream(r, &err);
+		return MHD_YES;
+	}
+	if (!r->body_ended)
+		end_stream(r, &err);
+	r->state = REQ_DISPATCHED;
+	if (r->response)
+		return queue(r);
+	request_suspend(r);
+	return MHD_YES;
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
@@ -162,8 +217,12 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 		}
 		if (begin_request(r, method, &err) < 0)
 			return queue_error(r, &err);
+		if (r->match.route->flags & ROUTE_STREAM_BODY)
+			return begin_stream(r);
 		return MHD_YES;
 	case REQ_BODY:
+		if (r->on_body_end)
+			return stream_body(r, upload_data, upload_data_size);
 		if (*upload_data_size) {
 			/* MHD only takes a response before or after the body: past the
 			 * limit, discard the rest and answer 413 at its end */

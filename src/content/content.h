@@ -33,7 +33,16 @@
 
 struct content_store;
 
+/* Open the store under <root>/content, after d->store and d->events. Start-up
+ * recovery: `blobs` records whose file is missing are dropped (with the
+ * namespaces' records of them); blob files without a record are hashed in
+ * chunks from loop callbacks and adopted (recorded in `blobs`, visible in no
+ * namespace) when they verify, removed otherwise; ingest directories without
+ * a record and records without data are removed; expired ingests go. Then a
+ * timer expires idle ingests (config ingest_expiry). */
 int content_store_open(struct daemon *d, struct content_store **out, err_t *err);
+/* Commits still in progress end with E_UNAVAILABLE (their callbacks run);
+ * other open writers are freed, so their owners must be gone first. */
 void content_store_free(struct content_store *cs);
 
 /* ---- reading --------------------------------------------------------- */
@@ -47,14 +56,17 @@ json_t *content_list(struct content_store *cs, const char *ns, const struct filt
 /* Open a blob visible in ns for reading; *size its length. */
 int content_open(struct content_store *cs, const char *ns, const char *digest, uint64_t *size,
 		 err_t *err);
-/* Is the blob on disk (whatever the namespace)? 1 yes (size set), 0 no. */
+/* Is the blob on disk (whatever the namespace)? 1 yes (size set), 0 no.
+ * txn may be NULL (a read transaction of its own). */
 int content_on_disk(struct content_store *cs, MDB_txn *txn, const char *digest, uint64_t *size,
 		    err_t *err);
 
 /* ---- changing ---------------------------------------------------------- */
 
 /* Make a blob already on disk visible in ns (no-op if it is), within txn,
- * merging labels (may be NULL). E_NOT_FOUND if it is not on disk. */
+ * merging labels (may be NULL). E_NOT_FOUND if it is not on disk. With txn
+ * NULL it runs in a transaction of its own and first creates ns if it does
+ * not exist (writes create namespaces, as containerd's do). */
 int content_add_to_namespace(struct content_store *cs, MDB_txn *txn, const char *ns,
 			     const char *digest, json_t *labels, err_t *err);
 /* Labels patch (merge; null removes) → the new info. */
@@ -75,7 +87,12 @@ struct content_writer;
  * written). expected: the digest the bytes must have, or NULL; total: their
  * size, or 0 if unknown. A ref that another writer holds open is
  * E_UNAVAILABLE ("ref locked"); when expected is already on disk the answer
- * is E_ALREADY_EXISTS and the caller only needs content_add_to_namespace(). */
+ * is E_ALREADY_EXISTS and the caller only needs content_add_to_namespace().
+ * Resuming with an expected digest or total other than the ingest's is
+ * E_INVALID_ARGUMENT; what the ingest did not know yet is recorded. Refs are
+ * checked by name_validate_ingest_ref(); ns is created if it does not exist.
+ * Bytes written on this writer are hashed as they go; the bytes a resumed
+ * ingest already held are re-hashed at commit. */
 int content_writer_open(struct content_store *cs, const char *ns, const char *ref,
 			const char *expected, uint64_t total, struct content_writer **out,
 			err_t *err);
@@ -91,7 +108,11 @@ int content_writer_reset(struct content_writer *w, err_t *err);
  * labels. The callback gets the info (borrowed) or the error; the writer is
  * gone after it (on a mismatch the ingest is kept for inspection, resumption
  * or abort, as containerd). cb may run before content_writer_commit returns;
- * err is freed after cb returns (take it with steal_ptr to keep it). */
+ * err is freed after cb returns (take it with steal_ptr to keep it). From
+ * the call on, the writer belongs to the commit (no write, close or abort).
+ * When the verified blob turns out to be on disk already (another writer
+ * committed it meanwhile), the ingest is dropped and ns gets the blob: that
+ * is a success. */
 typedef void (*content_commit_cb)(void *data, json_t *info, err_t *err);
 void content_writer_commit(struct content_writer *w, uint64_t size, const char *digest,
 			   json_t *labels, content_commit_cb cb, void *data);
@@ -100,8 +121,12 @@ void content_writer_close(struct content_writer *w);
 /* Let go of the writer and delete the ingest. */
 void content_writer_abort(struct content_writer *w);
 
-/* Ingests of ns, as status objects. */
+/* Ingests of ns, as status objects (`expected` only when known, `total` 0
+ * when unknown, `updated_at` the last write). */
 json_t *content_ingests(struct content_store *cs, const char *ns, err_t *err);
+/* One ingest's status (E_NOT_FOUND when there is no such ingest). */
+json_t *content_ingest_status(struct content_store *cs, const char *ns, const char *ref,
+			      err_t *err);
 /* Delete ingest ref of ns (E_UNAVAILABLE while a writer holds it). */
 int content_ingest_abort(struct content_store *cs, const char *ns, const char *ref, err_t *err);
 /* Delete ingests idle for longer than the configured expiry (also at start). */

@@ -56,6 +56,34 @@ int name_validate_identifier(const char *what, const char *name, err_t *err)
 	return 0;
 }
 
+int name_validate_ingest_ref(const char *ref, err_t *err)
+{
+	size_t n = ref ? strlen(ref) : 0;
+	if (n == 0)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "ingest ref must not be empty");
+	if (n > 255)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "ingest ref `%.64s...` is longer than 255 characters", ref);
+	for (size_t i = 0; i < n; i++) {
+		char c = ref[i];
+		if (is_alnum(c) || strchr("_.:@/-", c))
+			continue;
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "invalid ingest ref `%s`: must be characters of [A-Za-z0-9_.:@/-]",
+				  ref);
+	}
+	for (const char *p = ref; p; p = strchr(p, '/')) {
+		if (*p == '/')
+			p++;
+		if (strncmp(p, "..", 2) == 0 && (p[2] == '\0' || p[2] == '/'))
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "invalid ingest ref `%s`: `..` is not allowed as a path "
+					  "component",
+					  ref);
+	}
+	return 0;
+}
+
 int name_validate_topic(const char *topic, err_t *err)
 {
 	size_t n = topic ? strlen(topic) : 0;

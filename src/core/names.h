@@ -15,6 +15,11 @@ int name_validate_namespace(const char *name, err_t *err);
  * [A-Za-z0-9]([A-Za-z0-9_.-]{0,74}[A-Za-z0-9])?, as containerd's identifiers. */
 int name_validate_identifier(const char *what, const char *name, err_t *err);
 
+/* Ingest refs (containerd's content writer refs, e.g. `layer-sha256:<hex>`):
+ * 1..255 characters of [A-Za-z0-9_.:@/-], no `..` path component. They are
+ * LMDB keys, never path components (the ingest directory is their hash). */
+int name_validate_ingest_ref(const char *ref, err_t *err);
+
 /* Event topics: "/" followed by components of [A-Za-z0-9_.-]+ separated by
  * single '/'; at most 255 bytes (containerd's topic rules). */
 int name_validate_topic(const char *topic, err_t *err);
