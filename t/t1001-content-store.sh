@@ -149,13 +149,17 @@ test_expect_success 'PUT of a blob already in the namespace: 200 at once, the fi
 	test "${sent% *}" = 200 &&
 	test "${sent#* }" -lt 52428800 &&
 	jq -e --arg d "$d" ".digest == \$d" put.out &&
-	test "$(stat -c "%i %Y" "$f")" = "$before"
+	test "$(stat -c "%i %Y" "$f")" = "$before" &&
+	api PUT "$C/$d/data" --data-binary @small && want 400 invalid_argument &&
+	jq -e ".error.message | test(\"has 52428800 bytes, the body 12\")" out
 '
 
 test_expect_success 'a blob on disk written into another namespace: 201 at once, no new file; the namespace is created' '
 	d=$(cat big.digest) && f=$(blob_file "$d") &&
 	before=$(stat -c "%i %Y" "$f") &&
 	api GET /v1/namespaces/team && want 404 &&
+	api PUT "$T/$d/data" --data-binary @small && want 400 invalid_argument &&
+	api GET "$T/$d" && want 404 not_found &&
 	sent=$(curl -s --unix-socket "$BERTH_SOCK" -o put.out -w "%{http_code} %{size_upload}" \
 		-T big "http://berth$T/$d/data") &&
 	test "${sent% *}" = 201 &&

@@ -369,15 +369,31 @@ static bool content_length(struct request *r, uint64_t *n)
 	return cl && parse_u64(cl, n);
 }
 
-/* The blob is on disk: make it visible in ns, no bytes needed. 200 when it
- * already was, 201 when it is now. */
+/* The body announces a size other than the blob's. */
+static bool size_differs(struct request *r, uint64_t size, const char *digest)
+{
+	uint64_t cl;
+	if (!content_length(r, &cl) || cl == size)
+		return false;
+	reply_errorf(r, E_INVALID_ARGUMENT, "blob `%s` has %llu bytes, the body %llu", digest,
+		     (unsigned long long)size, (unsigned long long)cl);
+	return true;
+}
+
+/* The blob is on disk: make it visible in ns, no bytes needed (unless the
+ * body announces another size). 200 when it already was, 201 when it is
+ * now. */
 static bool reply_if_present(struct request *r, const char *ns, const char *digest)
 {
 	struct content_store *cs = r->d->content;
 	err_t err = NULL;
 	json_t *info = content_info(cs, ns, digest, &err);
 	if (info) {
-		reply_json(r, 200, info);
+		if (!size_differs(r, (uint64_t)json_integer_value(json_object_get(info, "size")),
+				  digest))
+			reply_json(r, 200, info);
+		else
+			json_decref(info);
 		return true;
 	}
 	if (err->kind != E_NOT_FOUND) {
@@ -389,6 +405,8 @@ static bool reply_if_present(struct request *r, const char *ns, const char *dige
 	int on_disk = content_on_disk(cs, NULL, digest, &size, &err);
 	if (on_disk == 0)
 		return false;
+	if (on_disk > 0 && size_differs(r, size, digest))
+		return true;
 	if (on_disk < 0 || content_add_to_namespace(cs, NULL, ns, digest, NULL, &err) < 0 ||
 	    !(info = content_info(cs, ns, digest, &err))) {
 		reply_error(r, &err);
