@@ -19,6 +19,7 @@
  * Prints key=value lines on stdout:
  *   wall_ms exit child_maxrss_kib child_cpu_ms
  *   sys_cpu_ms (user+nice+system time of the whole machine meanwhile)
+ *   self_cpu_ms (pullprobe's own, so that it can be told apart)
  *   probes errors lat_p50_ms lat_p90_ms lat_p99_ms lat_max_ms
  *   pidN pidN_samples pidN_threads_min pidN_threads_max pidN_rss_max_kib pidN_hwm_kib
  *   pidN_cpu_ms pidN_gone
@@ -528,6 +529,10 @@ int main(int argc, char **argv)
 	printf("child_maxrss_kib=%ld\n", ru.ru_maxrss);
 	printf("child_cpu_ms=%.0f\n", (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
 					       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3);
+	struct rusage self;
+	if (getrusage(RUSAGE_SELF, &self) == 0)
+		printf("self_cpu_ms=%.0f\n", (self.ru_utime.tv_sec + self.ru_stime.tv_sec) * 1e3 +
+						      (self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e3);
 	if (sys0 >= 0 && sys1 >= 0)
 		printf("sys_cpu_ms=%.0f\n", (double)(sys1 - sys0) * 1e3 / (double)sysconf(_SC_CLK_TCK));
 	if (probe_on) {
