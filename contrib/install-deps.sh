@@ -16,8 +16,9 @@ pkgs="build-essential autoconf automake libtool pkg-config git
 	libarchive-dev liblmdb-dev libssl-dev libseccomp-dev"
 # Runtime: OCI runtimes, image tooling and a registry for the tests.
 pkgs="$pkgs runc crun docker-registry skopeo umoci busybox-static"
-# Tests and benchmarks.
-pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc
+# Tests and benchmarks (apache2-utils: htpasswd, openssl: the token
+# server's key, for the registry fixtures of t/lib/registry.sh).
+pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc apache2-utils openssl
 	clang llvm libclang-rt-14-dev wrk hyperfine valgrind"
 # The API conformance test validates responses with an npm package; use the
 # machine's Node.js when it has one, else Debian's.

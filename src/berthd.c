@@ -24,14 +24,19 @@
 
 #include "api/metrics.h"
 #include "api/server.h"
+#include "content/content.h"
+#include "core/curl.h"
 #include "core/daemon.h"
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/plugin.h"
 #include "events/events.h"
 #include "events/sse.h"
+#include "gc/gc.h"
+#include "images/pull.h"
 #include "metadata/store.h"
 #include "namespaces/namespaces.h"
+#include "remotes/remotes.h"
 
 static const char usage[] =
 	"usage: berthd [options]\n"
@@ -191,6 +196,7 @@ static void shutdown_begin(struct daemon *d, const char *why)
 	log_info("shutting down", "signal=%s inflight=%zu", why, http_server_inflight(d));
 	sd_notify_send("STOPPING=1");
 	http_server_quiesce(d);
+	pulls_shutdown(d->pulls);
 	sse_hub_close_all(d->sse);
 	http_server_abort_pending(d);
 	d->drain_deadline_ns = time_mono_ns() + (int64_t)(d->cfg.shutdown_timeout * 1e9);
@@ -317,6 +323,9 @@ int main(int argc, char **argv)
 	}
 	d.children = child_table_new();
 	d.metrics = metrics_new();
+	d.curl = curl_loop_new(&d, &err);
+	if (!d.curl)
+		die_err(&err);
 
 	cleanup_free char *meta = xasprintf("%s/meta", d.cfg.root);
 	if (store_open(&d.store, meta, d.cfg.metadata_map_size, &err) < 0)
@@ -332,6 +341,22 @@ int main(int argc, char **argv)
 	if (namespaces_init(&d, &err) < 0)
 		die_err(&err);
 	plugin_set_status("io.berth.service.v1", "namespaces-service", PLUGIN_OK, NULL);
+	if (content_store_open(&d, &d.content, &err) < 0) {
+		plugin_set_status("io.berth.content.v1", "content", PLUGIN_ERROR, err->msg);
+		die_err(&err);
+	}
+	plugin_set_status("io.berth.content.v1", "content", PLUGIN_OK, NULL);
+	if (remotes_new(&d, &d.remotes, &err) < 0) {
+		plugin_set_status("io.berth.remotes.v1", "registry", PLUGIN_ERROR, err->msg);
+		die_err(&err);
+	}
+	plugin_set_status("io.berth.remotes.v1", "registry", PLUGIN_OK, NULL);
+	d.gc = gc_new(&d);
+	gc_schedule(d.gc); /* collect what a crash may have left */
+	plugin_set_status("io.berth.gc.v1", "scheduler", PLUGIN_OK, NULL);
+	d.pulls = pulls_new(&d);
+	plugin_set_status("io.berth.service.v1", "images-service", PLUGIN_OK, NULL);
+	plugin_set_status("io.berth.service.v1", "leases-service", PLUGIN_OK, NULL);
 	plugin_set_status("io.berth.service.v1", "introspection-service", PLUGIN_OK, NULL);
 	if (http_server_start(&d, &err) < 0)
 		die_err(&err);
@@ -352,6 +377,10 @@ int main(int argc, char **argv)
 	event_base_dispatch(d.base);
 
 	http_server_stop(&d);
+	pulls_free(d.pulls);
+	remotes_free(d.remotes); /* after the pulls that own its operations */
+	gc_free(d.gc);
+	content_store_free(d.content); /* after the writers' owners */
 	sse_hub_free(d.sse);
 	events_free(d.events);
 	store_close(d.store);
@@ -362,6 +391,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < ARRAY_SIZE(d.signals); i++)
 		event_free(d.signals[i]);
 	metrics_free(d.metrics);
+	curl_loop_free(d.curl);
 	child_table_free(d.children);
 	event_base_free(d.base);
 	plugin_reset();

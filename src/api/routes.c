@@ -3,13 +3,19 @@
 #include "config.h"
 
 #include "api/server.h"
+#include "content/http.h"
 #include "events/http.h"
+#include "images/http.h"
 #include "introspection/http.h"
+#include "leases/http.h"
 #include "namespaces/http.h"
 
 const struct route *const api_route_tables[] = {
 	introspection_routes,
 	namespaces_routes,
+	content_routes,
 	events_routes,
+	images_routes,
+	leases_routes,
 	NULL,
 };

@@ -17,6 +17,16 @@ static struct plugin plugins[] = {
 	  NONE },
 	{ "io.berth.service.v1", "events-service", LIST("io.berth.event.v1"), NONE },
 	{ "io.berth.service.v1", "introspection-service", NONE, LIST("prometheus") },
+	{ "io.berth.content.v1", "content", LIST("io.berth.metadata.v1"),
+	  LIST("sha256", "resumable-ingests", "range-reads") },
+	{ "io.berth.gc.v1", "scheduler", LIST("io.berth.metadata.v1"), LIST("mark-sweep") },
+	{ "io.berth.service.v1", "images-service", LIST("io.berth.metadata.v1", "io.berth.gc.v1"),
+	  LIST("pull") },
+	{ "io.berth.service.v1", "leases-service", LIST("io.berth.metadata.v1", "io.berth.gc.v1"),
+	  NONE },
+	{ "io.berth.remotes.v1", "registry", NONE,
+	  LIST("oci-distribution", "docker-schema2", "token-auth", "basic-auth", "mirrors",
+	       "range-resume") },
 	{ "io.berth.server.v1", "http", LIST("io.berth.service.v1"), LIST("unix", "tcp+token") },
 };
 

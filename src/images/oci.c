@@ -239,9 +239,9 @@ static json_t *load(const char *data, size_t len, const char *mt, const char *wh
 	json_error_t je;
 	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
 	if (!j || !json_is_object(j)) {
+		make_error(err, E_INVALID_ARGUMENT, 0, "%s is not a JSON object%s%s", what,
+			   j ? "" : ": ", j ? "" : je.text);
 		json_decref(j);
-		make_error(err, E_INVALID_ARGUMENT, 0, "%s is not a JSON object: %s", what,
-			   j ? "" : je.text);
 		return NULL;
 	}
 	json_t *sv = json_object_get(j, "schemaVersion");
@@ -259,10 +259,10 @@ static json_t *load(const char *data, size_t len, const char *mt, const char *wh
 	}
 	const char *inner = json_get_string(j, "mediaType");
 	if (inner && mt && strcmp(inner, mt) != 0) {
-		json_decref(j);
 		make_error(err, E_INVALID_ARGUMENT, 0,
 			   "%s: media type `%s` in the document, `%s` in its descriptor", what,
 			   inner, mt);
+		json_decref(j);
 		return NULL;
 	}
 	return j;
