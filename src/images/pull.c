@@ -13,6 +13,7 @@
 #include "images/pull.h"
 #include "leases/leases.h"
 #include "metadata/store.h"
+#include "namespaces/namespaces.h"
 #include "remotes/remotes.h"
 
 /* A pull's progress buffer may hold this much; past it, intermediate
@@ -22,6 +23,8 @@
 #define PROGRESS_INTERVAL_NS (200 * 1000 * 1000)
 /* The lease of a pull outlives a berthd killed mid-pull by this long. */
 #define PULL_LEASE_SECONDS 3600
+/* The label that marks a pull's lease. */
+#define PULL_LEASE_LABEL "berth.pull"
 
 struct pull_job;
 struct fetch;
@@ -50,6 +53,7 @@ struct fetch {
 	char digest[72];
 	uint64_t size;
 	char *ns; /* the namespace whose ingest it writes */
+	char ref[128]; /* that ingest */
 	struct content_writer *w;
 	struct remote_op *op;
 	struct task *owner;   /* the task that started it (its labels, its pull's creds) */
@@ -369,6 +373,13 @@ static void commit_cb(void *data, json_t *info, err_t *err)
 {
 	struct fetch *f = data;
 	f->w = NULL; /* the writer is gone after commit */
+	if (err && *err && (*err)->kind == E_INVALID_ARGUMENT) {
+		/* the registry sent other bytes: a retry must fetch them afresh, not
+		 * resume an ingest that can never verify */
+		err_t e = NULL;
+		if (content_ingest_abort(f->pulls->d->content, f->ns, f->ref, &e) < 0)
+			err_free(&e);
+	}
 	fetch_finish(f, err);
 }
 
@@ -492,6 +503,7 @@ static void task_start(struct task *t)
 	snprintf(f->digest, sizeof(f->digest), "%s", t->desc.digest);
 	f->size = t->desc.size;
 	f->ns = xstrdup(job->ns);
+	snprintf(f->ref, sizeof(f->ref), "%s", ref);
 	f->w = w;
 	f->owner = t;
 	f->next = p->fetches;
@@ -747,7 +759,7 @@ void pull_http_start(struct request *r)
 		job_free(job);
 		return reply_error(r, &err);
 	}
-	cleanup_json json_t *lease_labels = json_pack("{s:s}", "berth.pull", job->name);
+	cleanup_json json_t *lease_labels = json_pack("{s:s}", PULL_LEASE_LABEL, job->name);
 	json_t *lease = leases_create(d, job->ns, NULL, PULL_LEASE_SECONDS, lease_labels, &err);
 	if (!lease) {
 		job_free(job);
@@ -770,10 +782,65 @@ void pull_http_start(struct request *r)
 
 /* ---- the table ------------------------------------------------------------ */
 
+struct stale {
+	json_t *found; /* array of [ns, id] */
+	const char *ns;
+};
+
+static int stale_lease_cb(const char *key, json_t *val, void *data, err_t *err)
+{
+	struct stale *st = data;
+	if (json_object_get(json_object_get(val, "labels"), PULL_LEASE_LABEL))
+		json_array_append_new(st->found, json_pack("[s,s]", st->ns, key));
+	return 0;
+}
+
+/* No pull survives a restart: the leases of pulls that were running when
+ * berthd stopped protect nothing anyone will finish. Their ingests stay, so
+ * pulling again resumes them. */
+static void drop_stale_leases(struct daemon *d)
+{
+	err_t err = NULL;
+	cleanup_txn MDB_txn *txn = NULL;
+	cleanup_json json_t *namespaces = namespaces_list(d, NULL, &err);
+	if (!namespaces)
+		goto out;
+	struct stale st = { json_array(), NULL };
+	if (store_txn_begin(d->store, false, &txn, &err) < 0) {
+		json_decref(st.found);
+		goto out;
+	}
+	size_t i;
+	json_t *ns;
+	json_array_foreach (namespaces, i, ns) {
+		st.ns = json_get_string(ns, "name");
+		if (store_foreach(d->store, txn, BUCKET_LEASES, st.ns, stale_lease_cb, &st, &err) <
+		    0)
+			break;
+	}
+	mdb_txn_abort(steal_ptr(&txn));
+	json_t *pair;
+	json_array_foreach (st.found, i, pair) {
+		const char *lns = json_string_value(json_array_get(pair, 0));
+		const char *id = json_string_value(json_array_get(pair, 1));
+		if (leases_delete(d, lns, id, &err) < 0)
+			break;
+		log_info("dropped the lease of an interrupted pull", "namespace=%s lease=%s", lns,
+			 id);
+	}
+	json_decref(st.found);
+out:
+	if (err) {
+		log_warn("could not drop the leases of interrupted pulls", "err=%s", err->msg);
+		err_free(&err);
+	}
+}
+
 struct pulls *pulls_new(struct daemon *d)
 {
 	struct pulls *p = xzalloc(sizeof(*p));
 	p->d = d;
+	drop_stale_leases(d);
 	return p;
 }
 
