@@ -69,7 +69,15 @@ struct remotes {
 	double timeout; /* seconds a transfer may stall */
 	int resuming;	/* > 0 while curl_easy_pause may run callbacks */
 	bool closing;	/* remotes_free runs */
+	/* Blob bytes taken in this turn of the loop: past REMOTES_TURN_BUDGET a
+	 * transfer pauses until the next turn, so that libcurl, which reads a
+	 * loopback socket as long as it has data, cannot keep the loop (and the
+	 * API) waiting for tens of milliseconds. */
+	uint64_t turn_bytes;
+	struct event *turn; /* the next turn: reset turn_bytes, resume */
 };
+
+#define REMOTES_TURN_BUDGET (1024 * 1024)
 
 enum op_kind {
 	OP_MANIFEST, /* GET a manifest or index */
@@ -147,6 +155,7 @@ struct remote_op {
 	uint64_t received; /* bytes of this attempt given to the sink */
 	bool started;	   /* sink->start ran for this attempt */
 	bool pause_wanted, paused;
+	bool budget_paused; /* paused by the per-turn budget, not by its sink */
 
 	int busy; /* inside a sink callback */
 	bool cancelled;
@@ -165,6 +174,8 @@ struct remote_op {
 };
 
 /* ---- remotes.c ---- */
+/* Count blob bytes against the per-turn budget. */
+void remotes_turn_count(struct remotes *r, size_t len);
 /* The credentials for an endpoint: per request for the registry itself,
  * else config.json's for that host. Pointers stay valid until the next
  * call. */

@@ -100,6 +100,36 @@ struct host_state *remotes_host_state(struct remotes *r, const char *host)
 
 /* ---- the service ------------------------------------------------------------ */
 
+/* A new turn of the loop: the budget is whole again; resume the transfers it
+ * paused (those their sink paused stay paused). */
+static void turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct remotes *r = arg;
+	r->turn_bytes = 0;
+	for (struct remote_op *op = r->ops, *next; op; op = next) {
+		next = op->next;
+		if (!op->budget_paused)
+			continue;
+		op->budget_paused = false;
+		if (op->pause_wanted || !op->paused || !op->easy || op->cancelled)
+			continue;
+		op->paused = false;
+		r->resuming++;
+		curl_easy_pause(op->easy, CURLPAUSE_CONT);
+		r->resuming--;
+	}
+}
+
+void remotes_turn_count(struct remotes *r, size_t len)
+{
+	/* a timer, not event_active: it runs after the loop has polled again,
+	 * so the API's sockets are served in between */
+	static const struct timeval zero = { 0, 0 };
+	if (r->turn_bytes == 0 && r->turn && !evtimer_pending(r->turn, NULL))
+		evtimer_add(r->turn, &zero);
+	r->turn_bytes += len;
+}
+
 int remotes_new(struct daemon *d, struct remotes **out, err_t *err)
 {
 	if (!d->curl)
@@ -130,6 +160,7 @@ int remotes_new(struct daemon *d, struct remotes **out, err_t *err)
 	}
 	log_debug("registry client ready", "hosts=%zu docker_config=%s credentials=%zu", r->hosts.n,
 		  r->docker_config ? r->docker_config : "", r->creds.n);
+	r->turn = evtimer_new(d->base, turn_cb, r);
 	*out = r;
 	return 0;
 }
@@ -153,6 +184,8 @@ void remotes_free(struct remotes *r)
 	hosts_release(&r->hosts);
 	docker_creds_release(&r->creds);
 	free(r->docker_config);
+	if (r->turn)
+		event_free(r->turn);
 	free(r);
 }
 

@@ -75,6 +75,7 @@ void op_reset_transfer(struct remote_op *op)
 	op->started = false;
 	op->pause_wanted = false;
 	op->paused = false;
+	op->budget_paused = false;
 }
 
 char *endpoint_base(struct remotes *r, const struct endpoint *ep)
@@ -310,6 +311,11 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		op->paused = true;
 		return CURL_WRITEFUNC_PAUSE;
 	}
+	if (op->r->turn_bytes >= REMOTES_TURN_BUDGET) {
+		op->budget_paused = true;
+		op->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
 	if (!op->started && blob_start(op) < 0)
 		return 0;
 	if (op->offset + op->received + len > op->size) {
@@ -334,6 +340,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *arg)
 		return 0;
 	}
 	op->received += len;
+	remotes_turn_count(op->r, len);
 	if (rc == 1)
 		op->pause_wanted = true;
 	return len;
