@@ -15,6 +15,9 @@
 #include "core/names.h"
 #include "metadata/store.h"
 
+/* Bytes gathered before one pwrite: libcurl hands over 16 KiB at a time. */
+#define CONTENT_WRITE_COALESCE (256 * 1024)
+
 struct content_writer {
 	struct content_writer *next;
 	struct content_store *cs;
@@ -23,7 +26,8 @@ struct content_writer {
 	char *expected; /* NULL when unknown */
 	uint64_t total; /* 0 when unknown */
 	int fd;         /* <key>/data */
-	uint64_t offset;    /* bytes in the file */
+	uint64_t offset;    /* bytes accepted: in the file, then in pend */
+	struct buf pend;    /* the last bytes of offset, gathered for one pwrite */
 	uint64_t hashed;    /* bytes fed to the hasher, <= offset */
 	uint64_t writeback; /* writeback started up to here */
 	struct hasher *h;
@@ -76,6 +80,7 @@ static void writer_free(struct content_writer *w)
 	if (w->rehash)
 		event_free(w->rehash);
 	hasher_free(w->h);
+	buf_release(&w->pend);
 	err_free(&w->rehash_err);
 	json_decref(w->commit_labels);
 	free(w->commit_digest);
