@@ -13,11 +13,14 @@ BERTH=$build/berth
 	exit 1
 }
 
+top=$(cd "$(dirname "$0")/.." && pwd)
 tmp=$(mktemp -d /tmp/berth-demo.XXXXXX)
 pid=
 events=
+registry=
 cleanup() {
 	[ -n "$events" ] && kill "$events" 2>/dev/null || :
+	[ -n "$registry" ] && kill "$registry" 2>/dev/null || :
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || :
 	rm -rf "$tmp"
 }
@@ -65,6 +68,52 @@ step "berth namespaces rm demo ci"
 "$BERTH" namespaces rm demo ci
 step "berth plugins"
 "$BERTH" plugins
+
+# A pull from a registry on loopback: an image built here from busybox-static
+# with umoci, served by Debian's docker-registry.
+if command -v docker-registry >/dev/null && command -v skopeo >/dev/null &&
+	command -v umoci >/dev/null && command -v busybox >/dev/null; then
+	step "build a busybox image with umoci; serve it with docker-registry on 127.0.0.1"
+	mkdir -p "$tmp/work"
+	python3 "$top/t/helpers/mkimage.py" layers "$(command -v busybox)" "$tmp/work" >/dev/null
+	umoci init --layout "$tmp/oci"
+	umoci new --image "$tmp/oci:busybox"
+	umoci raw add-layer --image "$tmp/oci:busybox" "$tmp/work/layer1.tar"
+	umoci raw add-layer --image "$tmp/oci:busybox" "$tmp/work/layer2.tar"
+	umoci config --image "$tmp/oci:busybox" --os linux --architecture amd64 \
+		--config.entrypoint /bin/busybox --config.cmd sh
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	cat >"$tmp/registry.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: error
+	storage:
+	  filesystem:
+	    rootdirectory: $tmp/registry
+	http:
+	  addr: 127.0.0.1:$port
+	EOF
+	docker-registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
+	registry=$!
+	i=0
+	until curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "demo: the registry did not start" >&2; exit 1; }
+		sleep 0.05
+	done
+	skopeo copy -q --dest-tls-verify=false "oci:$tmp/oci:busybox" \
+		"docker://127.0.0.1:$port/demo/busybox:latest"
+	step "berth pull 127.0.0.1:$port/demo/busybox:latest"
+	"$BERTH" pull "127.0.0.1:$port/demo/busybox:latest"
+	step "berth images ls"
+	"$BERTH" images ls
+	step "berth content ls"
+	"$BERTH" content ls
+	step "berth pull 127.0.0.1:$port/demo/busybox:latest   # again: nothing to fetch"
+	"$BERTH" pull "127.0.0.1:$port/demo/busybox:latest"
+else
+	echo "(docker-registry, skopeo, umoci or busybox-static missing: no pull shown)"
+fi
 step "berth server"
 "$BERTH" server
 step "curl --unix-socket $sock 'http://berth/v1/events?since=0' --max-time 1   # replay"
