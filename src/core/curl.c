@@ -132,8 +132,43 @@ static int sock_cb(CURL *easy, curl_socket_t fd, int what, void *arg, void *sock
 	return 0;
 }
 
+/* libcurl's global set-up initialises OpenSSL (megabytes of resident
+ * memory), and so does curl_multi_init: both wait for the first transfer,
+ * so that an idle berthd never pays for them. */
+static int global_init(err_t *err)
+{
+	if (global_done)
+		return 0;
+	CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (rc != CURLE_OK)
+		return make_error(err, E_INTERNAL, 0, "curl_global_init: %s",
+				  curl_easy_strerror(rc));
+	global_done = true;
+	return 0;
+}
+
+static int ensure_multi(struct curl_loop *cl, err_t *err)
+{
+	if (cl->multi)
+		return 0;
+	if (global_init(err) < 0)
+		return -1;
+	cl->multi = curl_multi_init();
+	if (!cl->multi)
+		return make_error(err, E_INTERNAL, 0, "curl_multi_init failed");
+	curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
+	curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
+	/* connections to a registry are reused across the layers of a pull */
+	curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, 64L);
+	return 0;
+}
+
 static int add_now(struct curl_loop *cl, struct xfer *x, err_t *err)
 {
+	if (ensure_multi(cl, err) < 0)
+		return -1;
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, (char *)x);
 	CURLMcode rc = curl_multi_add_handle(cl->multi, x->easy);
 	if (rc != CURLM_OK) {
@@ -167,33 +202,22 @@ static void deferred_cb(evutil_socket_t fd, short kind, void *arg)
 	}
 }
 
+CURL *curl_loop_easy_new(err_t *err)
+{
+	if (global_init(err) < 0)
+		return NULL;
+	CURL *easy = curl_easy_init();
+	if (!easy)
+		make_error(err, E_INTERNAL, 0, "curl_easy_init failed");
+	return easy;
+}
+
 struct curl_loop *curl_loop_new(struct daemon *d, err_t *err)
 {
-	if (!global_done) {
-		CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-		if (rc != CURLE_OK) {
-			make_error(err, E_INTERNAL, 0, "curl_global_init: %s",
-				   curl_easy_strerror(rc));
-			return NULL;
-		}
-		global_done = true;
-	}
 	struct curl_loop *cl = xzalloc(sizeof(*cl));
 	cl->d = d;
-	cl->multi = curl_multi_init();
-	if (!cl->multi) {
-		free(cl);
-		make_error(err, E_INTERNAL, 0, "curl_multi_init failed");
-		return NULL;
-	}
 	cl->timer = evtimer_new(d->base, timeout_cb, cl);
 	cl->deferred_ev = event_new(d->base, -1, 0, deferred_cb, cl);
-	curl_multi_setopt(cl->multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(cl->multi, CURLMOPT_SOCKETDATA, cl);
-	curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
-	curl_multi_setopt(cl->multi, CURLMOPT_TIMERDATA, cl);
-	/* connections to a registry are reused across the layers of a pull */
-	curl_multi_setopt(cl->multi, CURLMOPT_MAXCONNECTS, 64L);
 	return cl;
 }
 
@@ -209,8 +233,10 @@ void curl_loop_free(struct curl_loop *cl)
 	/* owners remove their transfers (remotes_free) before this runs */
 	if (cl->running)
 		log_warn("transfers still running at curl loop shutdown", "count=%zu", cl->running);
-	curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, NULL);
-	curl_multi_cleanup(cl->multi); /* closes sockets: sock_cb frees their events */
+	if (cl->multi) {
+		curl_multi_setopt(cl->multi, CURLMOPT_TIMERFUNCTION, NULL);
+		curl_multi_cleanup(cl->multi); /* closes sockets: sock_cb frees their events */
+	}
 	event_free(cl->timer);
 	event_free(cl->deferred_ev);
 	free(cl);

@@ -17,6 +17,9 @@ struct curl_loop *curl_loop_new(struct daemon *d, err_t *err);
  * before. */
 void curl_loop_free(struct curl_loop *cl);
 
+/* A new easy handle (libcurl's global set-up runs at the first one). */
+CURL *curl_loop_easy_new(err_t *err);
+
 /* Called once when the transfer ends (result CURLE_OK or an error); the easy
  * handle is removed from the multi before, and belongs to the caller again. */
 typedef void (*curl_done_cb)(CURL *easy, CURLcode result, void *data);

@@ -252,9 +252,9 @@ static int start_fetch(struct remotes *r, struct token_entry *e, struct remote_o
 		       struct host_state *hs, const struct cred *c, err_t *err)
 {
 	const struct endpoint *ep = &op->eps[op->ep];
-	CURL *easy = curl_easy_init();
+	CURL *easy = curl_loop_easy_new(err);
 	if (!easy)
-		return make_error(err, E_INTERNAL, 0, "curl_easy_init failed");
+		return -1;
 	e->easy = easy;
 	cleanup_free char *s1 = NULL, *s2 = NULL;
 	scope_of(op, &s1, &s2);

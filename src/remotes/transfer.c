@@ -710,9 +710,8 @@ void op_attempt(struct remote_op *op)
 	cleanup_free char *base = endpoint_base(r, ep);
 	cleanup_free char *url = xasprintf("%s/%s/%s/%s", base, op->repo,
 					   op->kind == OP_BLOB ? "blobs" : "manifests", op->object);
-	CURL *easy = curl_easy_init();
+	CURL *easy = curl_loop_easy_new(&err);
 	if (!easy) {
-		make_error(&err, E_INTERNAL, 0, "curl_easy_init failed");
 		op_finish(op, &err);
 		return;
 	}
