@@ -387,3 +387,60 @@ int platform_select(const struct image_index *ix, const struct platform *want, e
 	}
 	return best;
 }
+
+/* ---- image config ------------------------------------------------------- */
+
+int image_config_diff_ids(const char *data, size_t len, size_t nlayers, char (**ids)[80],
+			  err_t *err)
+{
+	*ids = NULL;
+	json_error_t je;
+	cleanup_json json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &je);
+	if (!j || !json_is_object(j))
+		return make_error(err, E_INVALID_ARGUMENT, 0, "image config is not a JSON object%s%s",
+				  j ? "" : ": ", j ? "" : je.text);
+	json_t *rootfs = json_object_get(j, "rootfs");
+	json_t *diff_ids = json_object_get(rootfs, "diff_ids");
+	if (!json_is_object(rootfs) || !json_is_array(diff_ids))
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "image config needs `rootfs.diff_ids`, an array");
+	const char *type = json_get_string(rootfs, "type");
+	if (type && strcmp(type, "layers") != 0)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "image config: `rootfs.type` is `%.32s`, not `layers`", type);
+	if (json_array_size(diff_ids) != nlayers)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "image config lists %zu diff_ids for a manifest of %zu layers",
+				  json_array_size(diff_ids), nlayers);
+	char(*out)[80] = xcalloc(nlayers + 1, sizeof(*out));
+	size_t i;
+	json_t *v;
+	json_array_foreach (diff_ids, i, v) {
+		err_t e = NULL;
+		if (!json_is_string(v) || digest_validate(json_string_value(v), &e) < 0) {
+			free(out);
+			make_error(err, E_INVALID_ARGUMENT, 0, "image config: diff_ids[%zu]: %s", i,
+				   e ? e->msg : "not a string");
+			err_free(&e);
+			return -1;
+		}
+		snprintf(out[i], sizeof(out[i]), "%s", json_string_value(v));
+	}
+	*ids = out;
+	return 0;
+}
+
+void chain_ids(char (*diff_ids)[80], size_t n, char (*out)[80])
+{
+	for (size_t i = 0; i < n; i++) {
+		if (i == 0) {
+			snprintf(out[0], sizeof(out[0]), "%s", diff_ids[0]);
+			continue;
+		}
+		char buf[2 * 80 + 2];
+		int len = snprintf(buf, sizeof(buf), "%s %s", out[i - 1], diff_ids[i]);
+		char d[DIGEST_STRLEN + 1];
+		digest_buffer(buf, (size_t)len, d);
+		snprintf(out[i], sizeof(out[i]), "%s", d);
+	}
+}

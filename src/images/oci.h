@@ -74,4 +74,13 @@ void platform_format(const struct platform *p, char *out, size_t size);
  * arm64 with no variant is v8). Returns its index or -1 (E_NOT_FOUND). */
 int platform_select(const struct image_index *ix, const struct platform *want, err_t *err);
 
+/* The `rootfs.diff_ids` of an image config, which must list nlayers
+ * digests (one per manifest layer): *ids is an array of nlayers strings the
+ * caller frees. */
+int image_config_diff_ids(const char *data, size_t len, size_t nlayers, char (**ids)[80],
+			  err_t *err);
+/* The chain IDs of a stack of layers (OCI image-spec config.md):
+ * chain[0] = diff[0]; chain[i] = sha256(chain[i-1] + " " + diff[i]). */
+void chain_ids(char (*diff_ids)[80], size_t n, char (*out)[80]);
+
 #endif

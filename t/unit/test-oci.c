@@ -141,5 +141,40 @@ int main(void)
 	struct platform host;
 	platform_host(&host);
 	ok(strcmp(host.os, "linux") == 0 && host.arch[0], "host platform known");
+	/* image config diff_ids and chain IDs */
+	{
+		const char *A = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+		const char *B = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+		const char *C = "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc";
+		char cfg[512];
+		snprintf(cfg, sizeof(cfg),
+			 "{\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
+			 "\"diff_ids\":[\"%s\",\"%s\",\"%s\"]}}", A, B, C);
+		char(*ids)[80] = NULL;
+		err_t e = NULL;
+		ok(image_config_diff_ids(cfg, strlen(cfg), 3, &ids, &e) == 0, "diff_ids parsed");
+		if (ids) {
+			char chain[3][80];
+			chain_ids(ids, 3, chain);
+			is_str(chain[0], A, "chain id of the base layer is its diff id");
+			is_str(chain[1],
+			       "sha256:ccd722928bd92476ba1745586fed6e45a102504185ad88cd89e01ff116fd146c",
+			       "chain id of layer 1");
+			is_str(chain[2],
+			       "sha256:c1377126441fb2f5ec2c21ae2a60255331d639e830f0ee1b40a36e52d4c40588",
+			       "chain id of layer 2");
+			free(ids);
+		}
+		ok(image_config_diff_ids(cfg, strlen(cfg), 2, &ids, &e) < 0 && e &&
+			   strstr(e->msg, "3 diff_ids for a manifest of 2"),
+		   "diff_ids count must match the layers");
+		err_free(&e);
+		const char *bad = "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"md5:x\"]}}";
+		ok(image_config_diff_ids(bad, strlen(bad), 1, &ids, &e) < 0 && e, "bad diff id refused");
+		err_free(&e);
+		const char *none = "{\"config\":{}}";
+		ok(image_config_diff_ids(none, strlen(none), 0, &ids, &e) < 0 && e, "missing rootfs refused");
+		err_free(&e);
+	}
 	return done_testing();
 }
