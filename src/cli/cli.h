@@ -79,6 +79,7 @@ extern const struct cli_command cmd_events;
 extern const struct cli_command cmd_plugins;
 extern const struct cli_command cmd_server;
 extern const struct cli_command cmd_pull;
+extern const struct cli_command cmd_images_unpack; /* in cmd_pull.c */
 extern const struct cli_command cmd_images;
 extern const struct cli_command cmd_content;
 extern const struct cli_command cmd_leases;

@@ -343,6 +343,7 @@ const struct cli_command cmd_images = {
     .summary = "manage images",
     .help = "Manage the image records of a namespace: names pointing at an index or\n"
 	    "manifest in the content store (`berth pull` creates them).",
-    .subcommands = CLI_COMMANDS(&images_ls, &images_inspect, &images_rm, &images_tag),
+    .subcommands = CLI_COMMANDS(&images_ls, &images_inspect, &images_rm, &images_tag,
+				    &cmd_images_unpack),
     .fallback = &images_ls,
 };

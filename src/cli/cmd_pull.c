@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/client.h"
 #include "cli/util.h"
 #include "core/json.h"
 #include "remotes/reference.h"
@@ -147,6 +148,13 @@ static void check_write(struct pull *p)
 
 /* ---- the terminal view ----------------------------------------------------- */
 
+static bool is_unpack_status(const char *s)
+{
+	return strcmp(s, "extracting") == 0 || strcmp(s, "extracted") == 0 ||
+	       strcmp(s, "unpacked") == 0;
+}
+
+
 static void bar(struct buf *out, int width, uint64_t done, uint64_t total)
 {
 	int fill =
@@ -193,8 +201,8 @@ static void redraw(struct pull *p, bool force)
 		int pad = labelw - (int)strlen(r->label);
 		buf_addf(&line, "%s:%*s  %-11s", r->label, pad > 0 ? pad : 0, "", r->status);
 		if (r->blob) {
-			bool full =
-			    strcmp(r->status, "done") == 0 || strcmp(r->status, "exists") == 0;
+			bool full = strcmp(r->status, "done") == 0 ||
+				    strcmp(r->status, "exists") == 0 || is_unpack_status(r->status);
 			buf_adds(&line, "  ");
 			bar(&line, barw, full ? r->total : r->offset, r->total);
 			char a[HUMAN_SIZE_MAX], b[HUMAN_SIZE_MAX];
@@ -287,6 +295,30 @@ static void blob_line(struct pull *p, json_t *o, const char *status)
 		plain(p, "%s %s %s", digest, status, b);
 }
 
+/* A layer's unpack progress: its row shows it once the blob is stored (a
+ * layer streamed into its worker keeps showing the download meanwhile). */
+static void unpack_line(struct pull *p, json_t *o, const char *status)
+{
+	const char *digest = json_get_string(o, "digest");
+	const char *chain = json_get_string(o, "chain_id");
+	struct row *r = row_find(p, digest);
+	if (!r) {
+		cleanup_free char *label = row_label(NULL, digest);
+		r = row_add(p, label, digest, true);
+	}
+	bool fetching = strcmp(r->status, "downloading") == 0 ||
+			strcmp(r->status, "resuming") == 0 || strcmp(r->status, "waiting") == 0;
+	if (!fetching) {
+		set_status(r, status);
+		r->offset = r->total;
+		p->dirty = true;
+	}
+	if (strcmp(status, "unpacked") == 0)
+		plain(p, "%s unpacked %s", digest, chain ? chain : "?");
+	else
+		plain(p, "%s %s", digest, status);
+}
+
 /* A "done" or "error" line: the end of the pull. */
 static void final_line(struct pull *p, json_t *o, const char *status)
 {
@@ -370,6 +402,19 @@ static bool line_cb(char *text, size_t len, void *arg)
 		final_line(p, o, status);
 	} else if (is_blob_status(status)) {
 		blob_line(p, o, status);
+	} else if (is_unpack_status(status) && digest) {
+		unpack_line(p, o, status);
+	} else if (strcmp(status, "unpacked") == 0) {
+		const char *sn = json_get_string(o, "snapshotter");
+		const char *chain = json_get_string(o, "chain_id");
+		plain(p, "unpacked %s %s", sn ? sn : "?", chain ? chain : "?");
+	} else if (strcmp(status, "unpacking") == 0) {
+		const char *img = json_get_string(o, "image");
+		if (p->nrows == 0)
+			row_add(p, img ? img : "?", NULL, false);
+		set_status(&p->rows[0], "unpacking");
+		p->dirty = true;
+		plain(p, "unpacking %s", img ? img : "?");
 	} /* statuses this client does not know are for newer clients */
 	if (p->mode == MODE_TTY)
 		redraw(p, false);
@@ -483,7 +528,18 @@ static void auth_free(json_t **auth)
 }
 #define cleanup_auth __attribute__((cleanup(auth_free)))
 
-enum { OPT_PLAIN_HTTP = 256, OPT_PLATFORM, OPT_USER, OPT_PASSWORD_STDIN, OPT_TOKEN_FILE };
+enum {
+	OPT_PLAIN_HTTP = 256,
+	OPT_PLATFORM,
+	OPT_USER,
+	OPT_PASSWORD_STDIN,
+	OPT_TOKEN_FILE,
+	OPT_NO_UNPACK,
+	OPT_SNAPSHOTTER,
+};
+
+static int follow(struct cli *cli, struct client *client, const char *path, json_t *body,
+		  bool quiet, const char *what);
 
 static int pull_run(struct cli *cli, int argc, char **argv)
 {
@@ -494,11 +550,13 @@ static int pull_run(struct cli *cli, int argc, char **argv)
 	    {"password-stdin", no_argument, NULL, OPT_PASSWORD_STDIN},
 	    {"registry-token-file", required_argument, NULL, OPT_TOKEN_FILE},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"no-unpack", no_argument, NULL, OPT_NO_UNPACK},
+	    {"snapshotter", required_argument, NULL, OPT_SNAPSHOTTER},
 	    CLI_OPT_HELP,
 	    {NULL, 0, NULL, 0},
 	};
-	bool plain_http = false, password_stdin = false, quiet = false;
-	const char *platform = NULL, *user = NULL, *token_file = NULL;
+	bool plain_http = false, password_stdin = false, quiet = false, no_unpack = false;
+	const char *platform = NULL, *user = NULL, *token_file = NULL, *snapshotter = NULL;
 	int c;
 	while ((c = cli_getopt(cli, argc, argv, "u:qh", longopts)) != -1) {
 		switch (c) {
@@ -523,10 +581,18 @@ static int pull_run(struct cli *cli, int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
+		case OPT_NO_UNPACK:
+			no_unpack = true;
+			break;
+		case OPT_SNAPSHOTTER:
+			snapshotter = optarg;
+			break;
 		default:
 			return cli_getopt_other(cli, c);
 		}
 	}
+	if (no_unpack && snapshotter)
+		return cli_usage_error(cli, "--no-unpack and --snapshotter exclude each other");
 	if (optind >= argc)
 		return cli_usage_error(cli, "missing the image REF");
 	if (optind + 1 < argc)
@@ -553,10 +619,21 @@ static int pull_run(struct cli *cli, int argc, char **argv)
 		json_object_set_new(body, "platform", json_string(platform));
 	if (plain_http)
 		json_object_set_new(body, "plain_http", json_true());
+	json_object_set_new(body, "unpack", json_boolean(!no_unpack));
+	if (snapshotter)
+		json_object_set_new(body, "snapshotter", json_string(snapshotter));
 	if (auth)
 		json_object_set(body, "auth", auth);
 	cleanup_free char *path = cli_ns_path(cli, "/images/pull");
+	return follow(cli, client, path, body, quiet, "pull");
+}
 
+/* POST path with body and follow the progress berthd streams back. */
+static int follow(struct cli *cli, struct client *client, const char *path, json_t *body,
+		  bool quiet, const char *what)
+{
+	err_t err = NULL;
+	int st;
 	struct sigaction sa = {.sa_handler = interrupt_cb}; /* no SA_RESTART */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -596,8 +673,9 @@ static int pull_run(struct cli *cli, int argc, char **argv)
 				strerror(p.write_errno));
 		st = CLI_ERROR;
 	} else if (interrupted && !p.last) {
-		fprintf(stderr, "berth: interrupted: the pull goes on in berthd (`berth images ls` "
-				"shows the image once it is done)\n");
+		fprintf(stderr, "berth: interrupted: the %s goes on in berthd (`berth images ls` "
+				"shows the image once it is done)\n",
+			what);
 		st = CLI_ERROR;
 	} else if (p.bad_line) {
 		fprintf(stderr, "berth: malformed progress line from berthd\n");
@@ -607,12 +685,12 @@ static int pull_run(struct cli *cli, int argc, char **argv)
 			MAX_LINE >> 10);
 		st = CLI_ERROR;
 	} else if (!status) {
-		fprintf(stderr, "berth: berthd ended the pull's progress before it finished\n");
+		fprintf(stderr, "berth: berthd ended the %s's progress before it finished\n", what);
 		st = CLI_ERROR;
 	} else if (strcmp(status, "error") == 0) {
 		json_t *e = json_object_get(p.last, "error");
 		const char *msg = json_get_string(e, "message");
-		cleanup_free char *m = xstrdup(msg && *msg ? msg : "the pull failed");
+		cleanup_free char *m = xstrdup(msg && *msg ? msg : "it failed");
 		for (char *q = m; *q; q++)
 			if ((unsigned char)*q < 0x20 || *q == 0x7f)
 				*q = ' ';
@@ -651,8 +729,10 @@ const struct cli_command cmd_pull = {
     .name = "pull",
     .summary = "pull an image from a registry",
     .synopsis = "[OPTIONS] REF",
-    .help = "Pull the image REF from its registry into berthd's content store and record it\n"
-	    "as an image (POST /v1/namespaces/NS/images/pull), as `ctr pull` without unpacking.\n"
+    .help = "Pull the image REF from its registry into berthd's content store, unpack its\n"
+	    "layers into snapshots (as `ctr pull` does; --no-unpack skips it) and record it\n"
+	    "as an image (POST /v1/namespaces/NS/images/pull). Layers are unpacked while\n"
+	    "they download.\n"
 	    "Short references are normalised as Docker does: `busybox` is\n"
 	    "docker.io/library/busybox:latest.\n"
 	    "\n"
@@ -665,6 +745,9 @@ const struct cli_command cmd_pull = {
 	    "  manifest DIGEST: N layers\n"
 	    "  DIGEST waiting|downloading|exists|done SIZE\n"
 	    "  DIGEST resuming at OFFSET of SIZE\n"
+	    "  DIGEST extracting|extracted\n"
+	    "  DIGEST unpacked CHAIN_ID\n"
+	    "  unpacked SNAPSHOTTER CHAIN_ID\n"
 	    "  elapsed: 1.2s  total: 12.3 MiB (10.1 MiB/s)\n"
 	    "\n"
 	    "Both end with the line `NAME DIGEST` (the image's name and target digest);\n"
@@ -690,9 +773,78 @@ const struct cli_command cmd_pull = {
 	    "      --registry-token-file FILE    send the bearer token in FILE to the registry\n"
 	    "                                    (not the global --token-file, which is\n"
 	    "                                    berthd's)\n"
+	    "      --no-unpack                   only fetch the content (`ctr content fetch`)\n"
+	    "      --snapshotter NAME            unpack with this snapshotter (overlayfs,\n"
+	    "                                    native; default: berthd's)\n"
 	    "  -q, --quiet                       print only `NAME DIGEST` at the end\n"
 	    "  -h, --help                        show this help\n"
 	    "\n"
 	    "Credentials go to berthd in the request only; berth never prints them.\n",
     .run = pull_run,
+};
+
+static int unpack_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"snapshotter", required_argument, NULL, OPT_SNAPSHOTTER},
+	    {"platform", required_argument, NULL, OPT_PLATFORM},
+	    {"quiet", no_argument, NULL, 'q'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	const char *snapshotter = NULL, *platform = NULL;
+	bool quiet = false;
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "qh", longopts)) != -1) {
+		switch (c) {
+		case OPT_SNAPSHOTTER:
+			snapshotter = optarg;
+			break;
+		case OPT_PLATFORM:
+			if (!platform_ok(optarg))
+				return cli_usage_error(
+				    cli, "bad --platform `%s`: want OS/ARCH[/VARIANT]", optarg);
+			platform = optarg;
+			break;
+		case 'q':
+			quiet = true;
+			break;
+		default:
+			return cli_getopt_other(cli, c);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the image NAME");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	int st;
+	struct client *client = cli_client(cli, &st);
+	if (!client)
+		return st;
+	cleanup_json json_t *body = json_object();
+	if (snapshotter)
+		json_object_set_new(body, "snapshotter", json_string(snapshotter));
+	if (platform)
+		json_object_set_new(body, "platform", json_string(platform));
+	cleanup_free char *name = client_escape(argv[optind]);
+	cleanup_free char *path = cli_ns_path(cli, "/images/%s/unpack", name);
+	return follow(cli, client, path, body, quiet, "unpack");
+}
+
+const struct cli_command cmd_images_unpack = {
+    .name = "unpack",
+    .summary = "unpack an image already in the content store",
+    .synopsis = "[OPTIONS] NAME",
+    .help = "Unpack the layers of image NAME, whose content berthd holds, into committed\n"
+	    "snapshots named by their chain IDs (POST /v1/namespaces/NS/images/NAME/unpack),\n"
+	    "as `ctr images unpack`. Layers whose chain is unpacked already are skipped.\n"
+	    "Progress is shown as for `berth pull`; the last line is `NAME DIGEST`.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --snapshotter NAME            overlayfs or native (default: berthd's)\n"
+	    "      --platform OS/ARCH[/VARIANT]  the platform's manifest of a multi-platform\n"
+	    "                                    image (default: berthd's own)\n"
+	    "  -q, --quiet                       print only `NAME DIGEST` at the end\n"
+	    "  -h, --help                        show this help\n",
+    .run = unpack_run,
 };

@@ -90,5 +90,6 @@ const struct route images_routes[] = {
 	{ M_GET, "/v1/namespaces/{ns}/images/{name}", images_get_h },
 	{ M_PUT, "/v1/namespaces/{ns}/images/{name}", images_put_h },
 	{ M_DELETE, "/v1/namespaces/{ns}/images/{name}", images_delete_h },
+	{ M_POST, "/v1/namespaces/{ns}/images/{name}/unpack", unpack_http_start },
 	{ 0, NULL },
 };

@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -11,10 +13,12 @@
 #include "images/images.h"
 #include "images/oci.h"
 #include "images/pull.h"
+#include "images/unpack.h"
 #include "leases/leases.h"
 #include "metadata/store.h"
 #include "namespaces/namespaces.h"
 #include "remotes/remotes.h"
+#include "snapshots/snapshots.h"
 
 /* A pull's progress buffer may hold this much; past it, intermediate
  * "downloading" lines are dropped (state changes never are). */
@@ -58,6 +62,7 @@ struct fetch {
 	struct remote_op *op;
 	struct task *owner;   /* the task that started it (its labels, its pull's creds) */
 	struct task *waiters; /* every task waiting on it, owner included */
+	struct task *tee;     /* the task whose unpacker gets the bytes too, if any */
 	struct fetch *next;
 };
 
@@ -84,6 +89,12 @@ struct pull_job {
 	struct task *tasks;
 	size_t ntasks, running, done;
 	size_t small_pending; /* manifests/indexes being committed */
+	/* unpacking (tasks[0] is the config, tasks[1 + i] layer i) */
+	bool unpack;
+	bool local;          /* POST .../unpack: every blob is in the store already */
+	char *snapshotter;   /* NULL: the default */
+	struct unpacker *unpacker;
+	char *chain;         /* the top chain ID, once unpacked */
 	/* progress to the client */
 	struct http_stream *stream;
 	struct buf out;
@@ -192,6 +203,9 @@ static void job_free(struct pull_job *job)
 	free(job->ns);
 	free(job->name);
 	free(job->lease);
+	free(job->snapshotter);
+	free(job->chain);
+	unpacker_free(job->unpacker);
 	free((char *)job->opts.username);
 	free((char *)job->opts.password);
 	free((char *)job->opts.token);
@@ -214,6 +228,12 @@ static void task_leave_fetch(struct task *t)
 	}
 	if (f->owner == t)
 		f->owner = NULL;
+	if (f->tee == t) {
+		f->tee = NULL;
+		if (t->job->unpacker)
+			unpacker_stream_on_space(t->job->unpacker, (size_t)(t - t->job->tasks) - 1,
+						 NULL, NULL);
+	}
 	t->fetch = NULL;
 	t->next_waiter = NULL;
 }
@@ -238,6 +258,9 @@ static void job_end(struct pull_job *job, json_t *last, const char *status, json
 		if (f && !f->waiters)
 			fetch_free(f); /* nobody else wants it: stop, keep the ingest */
 	}
+	/* stop the workers, remove unfinished extraction snapshots (freed with
+	 * the job: this may run from the unpacker's own callback) */
+	unpacker_cancel(job->unpacker);
 	if (job->lease) {
 		err_t err = NULL;
 		if (leases_delete(d, job->ns, job->lease, &err) < 0) {
@@ -248,7 +271,7 @@ static void job_end(struct pull_job *job, json_t *last, const char *status, json
 	}
 	json_object_set_new(ev, "ref", json_string(job->name));
 	json_object_set_new(ev, "status", json_string(status));
-	events_publish(d->events, job->ns, "/images/pull", ev);
+	events_publish(d->events, job->ns, job->local ? "/images/unpack" : "/images/pull", ev);
 	if (job->stream) {
 		emit(job, last, false);
 		job->finished_out = true;
@@ -276,21 +299,128 @@ static void job_fail(struct pull_job *job, err_t *err)
 
 static void job_maybe_finish(struct pull_job *job)
 {
-	if (job->state != JOB_BLOBS || job->done < job->ntasks || job->small_pending)
+	if (job->state != JOB_BLOBS || job->done < job->ntasks || job->small_pending ||
+	    (job->unpack && !job->chain))
 		return;
 	err_t err = NULL;
 	bool created = false;
-	json_t *img = images_put(job->d, job->ns, job->name, job->target, NULL, &created, &err);
+	json_t *img = job->local ? images_get(job->d, job->ns, job->name, &err)
+				 : images_put(job->d, job->ns, job->name, job->target, NULL,
+					      &created, &err);
 	if (!img)
 		return job_fail(job, &err);
 	log_info("pulled", "namespace=%s ref=%s digest=%s", job->ns, job->name,
 		 json_get_string(job->target, "digest"));
 	json_t *last = json_pack("{s:s,s:o}", "status", "done", "image", img);
 	json_t *ev = json_pack("{s:O}", "target", job->target);
+	if (job->chain) {
+		json_object_set_new(ev, "snapshotter", json_string(job->snapshotter));
+		json_object_set_new(ev, "chain_id", json_string(job->chain));
+	}
 	job_end(job, last, "done", ev);
 }
 
+/* ---- unpacking ------------------------------------------------------------- */
+
+/* Image configs are small; a bigger one is refused rather than read. */
+#define CONFIG_MAX (8 * 1024 * 1024)
+
+static void unpack_event(void *data, const char *status, size_t i, const char *digest,
+			 const char *chain)
+{
+	struct pull_job *job = data;
+	emit(job,
+	     json_pack("{s:s,s:s,s:I,s:s}", "status", status, "digest", digest, "layer",
+		       (json_int_t)i, "chain_id", chain),
+	     false);
+}
+
+static void unpack_done(void *data, const char *chain, err_t *err)
+{
+	struct pull_job *job = data;
+	if (!chain) {
+		err_t e = NULL;
+		make_error(&e, (*err)->kind, 0, "unpack: %s", (*err)->msg);
+		return job_fail(job, &e);
+	}
+	/* config → its unpacked chain, as containerd labels it: the image keeps
+	 * its snapshots through the config blob */
+	char key[128];
+	snprintf(key, sizeof(key), "containerd.io/gc.ref.snapshot.%s", job->snapshotter);
+	cleanup_json json_t *patch = json_pack("{s:s}", key, chain);
+	err_t e = NULL;
+	json_t *info = content_update_labels(job->d->content, job->ns, job->tasks[0].desc.digest,
+					     patch, &e);
+	if (!info)
+		return job_fail(job, &e);
+	json_decref(info);
+	job->chain = xstrdup(chain);
+	emit(job,
+	     json_pack("{s:s,s:s,s:s}", "status", "unpacked", "snapshotter", job->snapshotter,
+		       "chain_id", chain),
+	     false);
+	job_maybe_finish(job);
+}
+
+static char *read_small_blob(struct pull_job *job, const char *digest, size_t *len, err_t *err)
+{
+	uint64_t size = 0;
+	int fd = content_open(job->d->content, job->ns, digest, &size, err);
+	if (fd < 0)
+		return NULL;
+	if (size > CONFIG_MAX) {
+		close(fd);
+		make_error(err, E_INVALID_ARGUMENT, 0, "`%s` is %llu bytes, over the %d of a config",
+			   digest, (unsigned long long)size, CONFIG_MAX);
+		return NULL;
+	}
+	char *data = xmalloc(size + 1);
+	size_t got = 0;
+	while (got < size) {
+		ssize_t n = pread(fd, data + got, size - got, (off_t)got);
+		if (n <= 0) {
+			make_error(err, E_INTERNAL, n < 0 ? errno : 0, "reading `%s`", digest);
+			close(fd);
+			free(data);
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*len = got;
+	return data;
+}
+
+/* The config is in: create the unpacker (which finds the chains unpacked
+ * already) and let the layers go. */
+static int unpack_begin(struct pull_job *job)
+{
+	err_t err = NULL;
+	size_t len = 0;
+	cleanup_free char *config = read_small_blob(job, job->tasks[0].desc.digest, &len, &err);
+	if (!config) {
+		job_fail(job, &err);
+		return -1;
+	}
+	size_t n = job->ntasks - 1;
+	struct descriptor *layers = xcalloc(n + 1, sizeof(*layers));
+	for (size_t i = 0; i < n; i++)
+		layers[i] = job->tasks[i + 1].desc; /* shallow: read during the call */
+	job->unpacker = unpacker_new(job->d, job->ns, job->snapshotter, job->lease, layers, n,
+				     config, len, unpack_event, unpack_done, job, &err);
+	free(layers);
+	if (!job->unpacker) {
+		error_wrap(&err, "unpack");
+		job_fail(job, &err);
+		return -1;
+	}
+	unpacker_start(job->unpacker);
+	return job->state == JOB_FINISHED ? -1 : 0;
+}
+
 /* ---- blobs ------------------------------------------------------------------ */
+
+static size_t tee_layer(const struct fetch *f);
 
 static void task_done(struct task *t, const char *status)
 {
@@ -302,6 +432,16 @@ static void task_done(struct task *t, const char *status)
 	t->state = TASK_DONE;
 	job->done++;
 	emit_blob(job, status, t->desc.digest, t->desc.size, t->desc.size, false);
+	if (job->unpack) {
+		if (t == &job->tasks[0]) {
+			if (unpack_begin(job) < 0)
+				return;
+		} else if (job->unpacker) {
+			unpacker_blob_ready(job->unpacker, (size_t)(t - job->tasks) - 1);
+			if (job->state == JOB_FINISHED)
+				return;
+		}
+	}
 	tasks_start(job);
 	job_maybe_finish(job);
 }
@@ -333,6 +473,8 @@ static void fetch_free(struct fetch *f)
 		remote_op_cancel(f->op);
 	if (f->w)
 		content_writer_close(f->w);
+	if (f->tee)
+		tee_stop(f);
 	while (f->waiters)
 		task_leave_fetch(f->waiters);
 	free(f->ns);
@@ -346,6 +488,12 @@ static void fetch_finish(struct fetch *f, err_t *err)
 	struct task *waiters = f->waiters;
 	f->waiters = NULL;
 	f->owner = NULL;
+	if (f->tee) {
+		/* the stream ends with the blob: unpacker_blob_ready (task_done)
+		 * closes it, fetch_free must not abandon it */
+		unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), NULL, NULL);
+		f->tee = NULL;
+	}
 	fetch_free(f);
 	for (struct task *t = waiters, *next; t; t = next) {
 		next = t->next_waiter;
@@ -395,9 +543,35 @@ static void fetch_done_cb(void *data, err_t *err)
 	content_writer_commit(w, f->size, f->digest, NULL, commit_cb, f);
 }
 
+/* The layer index of the task teeing f into its unpacker. */
+static size_t tee_layer(const struct fetch *f)
+{
+	return (size_t)(f->tee - f->tee->job->tasks) - 1;
+}
+
+static void tee_stop(struct fetch *f)
+{
+	struct unpacker *u = f->tee->job->unpacker;
+	size_t i = tee_layer(f);
+	f->tee = NULL;
+	unpacker_stream_on_space(u, i, NULL, NULL);
+	unpacker_stream_abandon(u, i);
+}
+
+static void tee_space(void *data)
+{
+	struct fetch *f = data;
+	if (f->op)
+		remote_op_resume(f->op);
+}
+
 static int sink_start(void *data, uint64_t offset, err_t *err)
 {
 	struct fetch *f = data;
+	/* a transfer that starts over cannot go on feeding the unpacker: the
+	 * layer is extracted from the blob once it is stored instead */
+	if (f->tee && offset != content_writer_offset(f->w))
+		tee_stop(f);
 	if (offset == 0 && content_writer_offset(f->w) != 0)
 		return content_writer_reset(f->w, err);
 	return 0;
@@ -406,8 +580,21 @@ static int sink_start(void *data, uint64_t offset, err_t *err)
 static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 {
 	struct fetch *f = data;
-	if (content_writer_write(f->w, buf, len, err) < 0)
+	if (f->tee) {
+		/* backpressure: a slow worker pauses the transfer */
+		struct unpacker *u = f->tee->job->unpacker;
+		size_t i = tee_layer(f);
+		if (unpacker_stream_space(u, i) < len) {
+			unpacker_stream_on_space(u, i, tee_space, f);
+			return 1;
+		}
+		if (content_writer_write(f->w, buf, len, err) < 0)
+			return -1;
+		if (unpacker_stream_write(u, i, buf, len, err) < 0)
+			return -1;
+	} else if (content_writer_write(f->w, buf, len, err) < 0) {
 		return -1;
+	}
 	int64_t now = time_mono_ns();
 	uint64_t off = content_writer_offset(f->w);
 	for (struct task *t = f->waiters; t; t = t->next_waiter) {
@@ -475,6 +662,12 @@ static void task_start(struct task *t)
 			return job_fail(job, &err);
 		return task_done(t, "exists");
 	}
+	if (job->local) {
+		make_error(&err, E_FAILED_PRECONDITION, 0,
+			   "the image's blob `%s` is not in the content store: pull the image again",
+			   t->desc.digest);
+		return job_fail(job, &err);
+	}
 	struct fetch *f = fetch_find(p, t->desc.digest);
 	if (f) {
 		fetch_join(f, t);
@@ -510,6 +703,17 @@ static void task_start(struct task *t)
 	p->fetches = f;
 	fetch_join(f, t);
 	uint64_t resumed = content_writer_offset(w);
+	size_t layer = (size_t)(t - job->tasks) - 1;
+	if (resumed == 0 && job->unpacker && t != &job->tasks[0] &&
+	    unpacker_layer_needed(job->unpacker, layer)) {
+		int rc = unpacker_stream_begin(job->unpacker, layer, &err);
+		if (rc < 0) {
+			err_free(&err); /* the unpacker failed the job already */
+			return;
+		}
+		if (rc == 0)
+			f->tee = t;
+	}
 	emit_blob(job, resumed ? "resuming" : "downloading", t->desc.digest, resumed, t->desc.size,
 		  false);
 	f->op = remotes_fetch_blob(d->remotes, &job->ref, t->desc.digest, t->desc.size, &job->opts,
@@ -522,6 +726,8 @@ static void tasks_start(struct pull_job *job)
 	for (size_t i = 0; i < job->ntasks && job->state == JOB_BLOBS; i++) {
 		if (job->running >= limit)
 			break;
+		if (i > 0 && job->unpack && !job->unpacker)
+			break; /* layers wait for the config: their chains decide */
 		if (job->tasks[i].state == TASK_WAITING)
 			task_start(&job->tasks[i]);
 	}
@@ -569,6 +775,22 @@ static int store_small(struct pull_job *job, const char *kind, const char *diges
 	return 0;
 }
 
+/* The tasks of a manifest: its config, then its layers. */
+static void make_tasks(struct pull_job *job, struct manifest *man)
+{
+	job->state = JOB_BLOBS;
+	job->ntasks = man->nlayers + 1;
+	job->tasks = xcalloc(job->ntasks, sizeof(*job->tasks));
+	job->tasks[0].desc = man->config;
+	memset(&man->config, 0, sizeof(man->config));
+	for (size_t i = 0; i < man->nlayers; i++) {
+		job->tasks[i + 1].desc = man->layers[i];
+		memset(&man->layers[i], 0, sizeof(man->layers[i]));
+	}
+	for (size_t i = 0; i < job->ntasks; i++)
+		job->tasks[i].job = job;
+}
+
 static void start_blobs(struct pull_job *job, struct remote_manifest *m)
 {
 	err_t err = NULL;
@@ -582,17 +804,7 @@ static void start_blobs(struct pull_job *job, struct remote_manifest *m)
 		snprintf(key, sizeof(key), "containerd.io/gc.ref.content.l.%zu", i);
 		json_object_set_new(labels, key, json_string(man.layers[i].digest));
 	}
-	job->state = JOB_BLOBS;
-	job->ntasks = man.nlayers + 1;
-	job->tasks = xcalloc(job->ntasks, sizeof(*job->tasks));
-	job->tasks[0].desc = man.config;
-	memset(&man.config, 0, sizeof(man.config));
-	for (size_t i = 0; i < man.nlayers; i++) {
-		job->tasks[i + 1].desc = man.layers[i];
-		memset(&man.layers[i], 0, sizeof(man.layers[i]));
-	}
-	for (size_t i = 0; i < job->ntasks; i++)
-		job->tasks[i].job = job;
+	make_tasks(job, &man);
 	manifest_release(&man);
 	int rc = store_small(job, "manifest", m->digest, m->data, m->len, labels, &err);
 	json_decref(labels);
@@ -683,6 +895,22 @@ static void resolve_cb(void *data, struct remote_manifest *m, err_t *err)
 
 /* ---- the request ------------------------------------------------------------ */
 
+/* "unpack" (default true, as `ctr pull` and docker pull do) and
+ * "snapshotter" (default: the daemon's). */
+static int parse_unpack(struct pull_job *job, json_t *body, err_t *err)
+{
+	json_t *unpack = json_object_get(body, "unpack");
+	job->unpack = !unpack || json_is_true(unpack);
+	const char *sn = json_get_string(body, "snapshotter");
+	if (!sn)
+		sn = snapshots_default(job->d);
+	bool parallel;
+	if (snapshots_check(job->d, sn, &parallel, err) < 0)
+		return -1;
+	job->snapshotter = xstrdup(sn);
+	return 0;
+}
+
 static int parse_request(struct pull_job *job, json_t *body, err_t *err)
 {
 	static const struct json_field fields[] = {
@@ -702,10 +930,8 @@ static int parse_request(struct pull_job *job, json_t *body, err_t *err)
 	};
 	if (json_check_object(body, "request body", fields, err) < 0)
 		return -1;
-	if (json_is_true(json_object_get(body, "unpack")))
-		return make_error(err, E_NOT_IMPLEMENTED, 0,
-				  "unpacking into snapshots is not available yet: pull with "
-				  "\"unpack\": false");
+	if (parse_unpack(job, body, err) < 0)
+		return -1;
 	if (reference_parse(json_get_string(body, "ref"), &job->ref, err) < 0)
 		return -1;
 	job->name = reference_string(&job->ref);
@@ -778,6 +1004,125 @@ void pull_http_start(struct request *r)
 	emit(job, json_pack("{s:s,s:s}", "status", "resolving", "ref", job->name), false);
 	job->state = JOB_RESOLVING;
 	job->op = remotes_get_manifest(d->remotes, &job->ref, NULL, &job->opts, resolve_cb, job);
+}
+
+/* ---- POST .../images/{name}/unpack ---------------------------------------- */
+
+/* The image's manifest for this host, from the content store. */
+static int local_manifest(struct pull_job *job, struct manifest *man, err_t *err)
+{
+	const char *mt = json_get_string(job->target, "mediaType");
+	const char *digest = json_get_string(job->target, "digest");
+	size_t len = 0;
+	cleanup_free char *data = read_small_blob(job, digest, &len, err);
+	if (!data)
+		goto missing;
+	if (media_type_is_index(mt)) {
+		struct image_index ix;
+		if (index_parse(data, len, mt, &ix, err) < 0)
+			return -1;
+		int pick = platform_select(&ix, &job->platform, err);
+		if (pick < 0) {
+			index_release(&ix);
+			return -1;
+		}
+		char child[72];
+		snprintf(child, sizeof(child), "%s", ix.manifests[pick].digest);
+		cleanup_free char *cmt = xstrdup(ix.manifests[pick].media_type);
+		index_release(&ix);
+		free(data);
+		data = read_small_blob(job, child, &len, err);
+		if (!data)
+			goto missing;
+		return manifest_parse(data, len, cmt, man, err);
+	}
+	if (!media_type_is_manifest(mt))
+		return make_error(err, E_FAILED_PRECONDITION, 0,
+				  "the image's target is a `%s`, not a manifest or an index", mt);
+	return manifest_parse(data, len, mt, man, err);
+missing:
+	if ((*err)->kind == E_NOT_FOUND) {
+		err_free(err);
+		return make_error(err, E_FAILED_PRECONDITION, 0,
+				  "the image's manifest is not in the content store: pull the image "
+				  "again");
+	}
+	return -1;
+}
+
+void unpack_http_start(struct request *r)
+{
+	struct daemon *d = r->d;
+	err_t err = NULL;
+	static const char *const no_query[] = { NULL };
+	static const struct json_field fields[] = {
+		{ "snapshotter", JF_STRING, false },
+		{ "platform", JF_STRING, false },
+		{ NULL },
+	};
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
+	if (r->body.len > 0) {
+		if (!(body = request_json(r, &err)) ||
+		    json_check_object(body, "request body", fields, &err) < 0)
+			return reply_error(r, &err);
+	}
+	if (!d->content)
+		return reply_errorf(r, E_UNAVAILABLE, "the content store is not available");
+	struct pull_job *job = xzalloc(sizeof(*job));
+	job->pulls = d->pulls;
+	job->d = d;
+	job->local = true;
+	job->unpack = true;
+	job->ns = xstrdup(request_param(r, "ns"));
+	json_t *img = images_get(d, job->ns, request_param(r, "name"), &err);
+	if (!img) {
+		job_free(job);
+		return reply_error(r, &err);
+	}
+	job->name = xstrdup(json_get_string(img, "name"));
+	job->target = json_incref(json_object_get(img, "target"));
+	json_decref(img);
+	const char *plat = body ? json_get_string(body, "platform") : NULL;
+	if (plat ? platform_parse(plat, &job->platform, &err) < 0
+		 : (platform_host(&job->platform), 0)) {
+		job_free(job);
+		return reply_error(r, &err);
+	}
+	struct manifest man;
+	cleanup_json json_t *empty = json_object();
+	if (parse_unpack(job, body ? body : empty, &err) < 0 ||
+	    local_manifest(job, &man, &err) < 0) {
+		job_free(job);
+		return reply_error(r, &err);
+	}
+	cleanup_json json_t *lease_labels = json_pack("{s:s}", PULL_LEASE_LABEL, job->name);
+	json_t *lease = leases_create(d, job->ns, NULL, PULL_LEASE_SECONDS, lease_labels, &err);
+	if (!lease) {
+		manifest_release(&man);
+		job_free(job);
+		return reply_error(r, &err);
+	}
+	job->lease = xstrdup(json_get_string(lease, "id"));
+	json_decref(lease);
+	make_tasks(job, &man);
+	manifest_release(&man);
+
+	job->sse = wants_sse(r);
+	job->next = d->pulls->jobs;
+	d->pulls->jobs = job;
+	d->pulls->njobs++;
+	job->stream = reply_stream(r, 200, job->sse ? "text/event-stream" : "application/x-ndjson",
+				   NULL, &job_stream_ops, job);
+	log_info("unpack started", "namespace=%s image=%s snapshotter=%s", job->ns, job->name,
+		 job->snapshotter);
+	emit(job,
+	     json_pack("{s:s,s:s,s:s}", "status", "unpacking", "image", job->name, "snapshotter",
+		       job->snapshotter),
+	     false);
+	tasks_start(job);
+	job_maybe_finish(job);
 }
 
 /* ---- the table ------------------------------------------------------------ */

@@ -29,5 +29,9 @@ void pulls_free(struct pulls *p);
 size_t pulls_running(const struct pulls *p);
 
 void pull_http_start(struct request *r);
+/* POST .../images/{name}/unpack {"snapshotter"?,"platform"?}: unpack an
+ * image whose content is in the store; progress and end as for pull (the end
+ * published as /images/unpack). */
+void unpack_http_start(struct request *r);
 
 #endif

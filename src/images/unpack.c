@@ -1,0 +1,460 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "content/content.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "diff/diff.h"
+#include "images/unpack.h"
+#include "metadata/store.h"
+#include "snapshots/snapshots.h"
+
+/* Extractions from stored blobs running at once per unpacker (streams are
+ * bounded by the downloads instead). */
+#define UNPACK_FILE_WORKERS 3
+/* The prefix of active extraction snapshots (unpack_cleanup finds them). */
+#define EXTRACT_PREFIX "extract-"
+
+enum layer_state {
+	L_SKIP = 0,   /* its chain is unpacked already */
+	L_PENDING,    /* waiting for its blob, a worker slot, or (native) its parent */
+	L_EXTRACTING, /* a worker runs */
+	L_EXTRACTED,  /* extracted and verified, waiting for its turn to commit */
+	L_COMMITTED,
+};
+
+struct layer {
+	struct unpacker *u;
+	size_t i;
+	enum layer_state state;
+	char digest[72];
+	char *media_type;
+	char diff_id[80];
+	char chain[80];
+	char key[160];  /* the active snapshot being extracted, "" when none */
+	bool blob_ready;
+	bool streaming; /* the worker reads what unpacker_stream_write gives it */
+	struct diff_job *job;
+	void (*space_cb)(void *);
+	void *space_data;
+};
+
+struct unpacker {
+	struct daemon *d;
+	char *ns, *sn, *lease;
+	bool parallel; /* overlayfs: layers extract independently */
+	struct layer *layers;
+	size_t n;
+	size_t next_commit; /* the lowest layer not committed (or skipped) */
+	size_t file_workers;
+	unpack_event_cb ev;
+	unpack_done_cb done;
+	void *data;
+	bool finished;
+	unsigned nonce;
+};
+
+static void schedule(struct unpacker *u);
+
+static void layer_drop_snapshot(struct layer *l)
+{
+	struct unpacker *u = l->u;
+	if (!l->key[0])
+		return;
+	err_t err = NULL;
+	if (snapshots_remove(u->d, u->ns, u->sn, l->key, &err) < 0) {
+		if (err->kind != E_NOT_FOUND)
+			log_warn("could not remove an extraction snapshot", "namespace=%s key=%s err=%s",
+				 u->ns, l->key, err->msg);
+		err_free(&err);
+	}
+	l->key[0] = '\0';
+}
+
+static void layer_stop(struct layer *l)
+{
+	if (l->job) {
+		diff_job_cancel(l->job);
+		l->job = NULL;
+	}
+	l->streaming = false;
+	l->space_cb = NULL;
+	l->space_data = NULL;
+	if (l->state != L_COMMITTED)
+		layer_drop_snapshot(l);
+}
+
+static void fail(struct unpacker *u, err_t *err)
+{
+	if (u->finished) {
+		err_free(err);
+		return;
+	}
+	u->finished = true;
+	for (size_t i = 0; i < u->n; i++)
+		layer_stop(&u->layers[i]);
+	u->done(u->data, NULL, err);
+	err_free(err);
+}
+
+static void finish_ok(struct unpacker *u)
+{
+	if (u->finished)
+		return;
+	u->finished = true;
+	u->done(u->data, u->layers[u->n - 1].chain, NULL);
+}
+
+/* Commit every extracted layer whose parent chain is committed, in order. */
+static void commit_ready(struct unpacker *u)
+{
+	while (!u->finished && u->next_commit < u->n) {
+		struct layer *l = &u->layers[u->next_commit];
+		if (l->state == L_SKIP || l->state == L_COMMITTED) {
+			u->next_commit++;
+			continue;
+		}
+		if (l->state != L_EXTRACTED)
+			break;
+		const char *parent = l->i > 0 ? u->layers[l->i - 1].chain : NULL;
+		err_t err = NULL;
+		int rc;
+		if (snapshots_exists(u->d, u->ns, u->sn, l->chain)) {
+			/* another pull committed this chain meanwhile: use it */
+			layer_drop_snapshot(l);
+			rc = 0;
+		} else if (u->parallel) {
+			rc = snapshots_commit_reparent(u->d, u->ns, u->sn, l->chain, l->key, parent,
+						       NULL, u->lease, &err);
+		} else {
+			rc = snapshots_commit(u->d, u->ns, u->sn, l->chain, l->key, NULL, u->lease,
+					      &err);
+		}
+		if (rc < 0) {
+			error_wrap(&err, "layer %zu (%s): commit of snapshot `%s`", l->i, l->digest,
+				   l->chain);
+			return fail(u, &err);
+		}
+		l->key[0] = '\0';
+		l->state = L_COMMITTED;
+		u->next_commit++;
+		u->ev(u->data, "unpacked", l->i, l->digest, l->chain);
+	}
+	if (!u->finished && u->next_commit == u->n)
+		return finish_ok(u);
+	if (!u->finished && !u->parallel)
+		schedule(u); /* native: the next layer's parent is there now */
+}
+
+static void job_done(void *data, const struct diff_result *res, err_t *err)
+{
+	struct layer *l = data;
+	struct unpacker *u = l->u;
+	bool from_file = !l->streaming;
+	l->job = NULL;
+	l->streaming = false;
+	if (from_file)
+		u->file_workers--;
+	if (!res) {
+		err_t e = steal_ptr(err);
+		error_wrap(&e, "layer %zu (%s)", l->i, l->digest);
+		return fail(u, &e);
+	}
+	if (strcmp(res->diff_id, l->diff_id) != 0) {
+		err_t e = NULL;
+		make_error(&e, E_INVALID_ARGUMENT, 0,
+			   "layer %zu (%s): its content has diff ID `%s`, the image config says `%s`",
+			   l->i, l->digest, res->diff_id, l->diff_id);
+		return fail(u, &e);
+	}
+	log_debug("layer extracted", "namespace=%s digest=%s entries=%llu seconds=%.3f", u->ns,
+		  l->digest, (unsigned long long)res->entries, res->seconds);
+	l->state = L_EXTRACTED;
+	u->ev(u->data, "extracted", l->i, l->digest, l->chain);
+	commit_ready(u);
+	if (!u->finished)
+		schedule(u);
+}
+
+static void job_space(void *data)
+{
+	struct layer *l = data;
+	void (*cb)(void *) = l->space_cb;
+	void *cbdata = l->space_data;
+	l->space_cb = NULL;
+	l->space_data = NULL;
+	if (cb)
+		cb(cbdata);
+}
+
+/* Prepare layer l's extraction snapshot and start its worker: from fd (a
+ * stored blob) or, fd < 0, fed by the stream. */
+static int layer_extract(struct layer *l, int fd, err_t *err)
+{
+	struct unpacker *u = l->u;
+	snprintf(l->key, sizeof(l->key), EXTRACT_PREFIX "%u-%zu-%s", u->nonce, l->i, l->chain);
+	const char *parent = !u->parallel && l->i > 0 ? u->layers[l->i - 1].chain : NULL;
+	cleanup_json json_t *labels = json_pack("{s:s}", "containerd.io/snapshot.ref", l->chain);
+	json_t *mounts = snapshots_prepare(u->d, u->ns, u->sn, l->key, parent, labels, u->lease,
+					   err);
+	if (!mounts) {
+		l->key[0] = '\0';
+		return error_wrap(err, "layer %zu: snapshot for extraction", l->i);
+	}
+	json_decref(mounts);
+	bool overlay_whiteouts = false;
+	cleanup_free char *dir = snapshots_active_dir(u->d, u->ns, u->sn, l->key,
+						      &overlay_whiteouts, err);
+	if (!dir) {
+		layer_drop_snapshot(l);
+		return -1;
+	}
+	struct diff_apply_opts o = {
+		.dir = dir,
+		.whiteouts = overlay_whiteouts ? DIFF_WHITEOUTS_OVERLAY : DIFF_WHITEOUTS_DELETE,
+		.expected_diff_id = l->diff_id,
+		.media_type = l->media_type,
+		.src_fd = fd,
+	};
+	l->job = diff_apply_start(u->d, &o, job_done, job_space, l, err);
+	if (!l->job) {
+		layer_drop_snapshot(l);
+		return error_wrap(err, "layer %zu (%s)", l->i, l->digest);
+	}
+	l->state = L_EXTRACTING;
+	l->streaming = fd < 0;
+	if (fd >= 0)
+		u->file_workers++;
+	u->ev(u->data, "extracting", l->i, l->digest, l->chain);
+	return 0;
+}
+
+/* Start extractions from stored blobs where they may start. */
+static void schedule(struct unpacker *u)
+{
+	for (size_t i = 0; i < u->n && !u->finished; i++) {
+		struct layer *l = &u->layers[i];
+		if (l->state != L_PENDING || !l->blob_ready)
+			continue;
+		if (u->file_workers >= UNPACK_FILE_WORKERS)
+			return;
+		if (!u->parallel && i != u->next_commit)
+			return; /* native: strictly one after the other */
+		err_t err = NULL;
+		uint64_t size = 0;
+		int fd = content_open(u->d->content, u->ns, l->digest, &size, &err);
+		if (fd < 0) {
+			error_wrap(&err, "layer %zu", i);
+			return fail(u, &err);
+		}
+		int rc = layer_extract(l, fd, &err);
+		close(fd);
+		if (rc < 0)
+			return fail(u, &err);
+	}
+}
+
+struct unpacker *unpacker_new(struct daemon *d, const char *ns, const char *snapshotter,
+			      const char *lease, const struct descriptor *layers, size_t nlayers,
+			      const char *config, size_t config_len, unpack_event_cb ev,
+			      unpack_done_cb done, void *data, err_t *err)
+{
+	if (nlayers == 0) {
+		make_error(err, E_INVALID_ARGUMENT, 0, "the image has no layers to unpack");
+		return NULL;
+	}
+	for (size_t i = 0; i < nlayers; i++) {
+		if (!media_type_is_layer(layers[i].media_type)) {
+			make_error(err, E_INVALID_ARGUMENT, 0,
+				   "layer %zu has media type `%s`, which cannot be unpacked", i,
+				   layers[i].media_type);
+			return NULL;
+		}
+	}
+	char(*diff_ids)[80] = NULL;
+	if (image_config_diff_ids(config, config_len, nlayers, &diff_ids, err) < 0)
+		return NULL;
+	const char *sn = snapshotter ? snapshotter : snapshots_default(d);
+	bool parallel = false;
+	if (snapshots_check(d, sn, &parallel, err) < 0) {
+		free(diff_ids);
+		return NULL;
+	}
+	struct unpacker *u = xzalloc(sizeof(*u));
+	u->d = d;
+	u->ns = xstrdup(ns);
+	u->sn = xstrdup(sn);
+	u->lease = lease ? xstrdup(lease) : NULL;
+	u->parallel = parallel;
+	u->n = nlayers;
+	u->layers = xcalloc(nlayers, sizeof(*u->layers));
+	u->ev = ev;
+	u->done = done;
+	u->data = data;
+	if (getrandom(&u->nonce, sizeof(u->nonce), GRND_NONBLOCK) != (ssize_t)sizeof(u->nonce))
+		u->nonce = (unsigned)getpid() ^ (unsigned)time_mono_ns();
+	char(*chains)[80] = xcalloc(nlayers, sizeof(*chains));
+	chain_ids(diff_ids, nlayers, chains);
+	for (size_t i = 0; i < nlayers; i++) {
+		struct layer *l = &u->layers[i];
+		l->u = u;
+		l->i = i;
+		l->state = L_PENDING;
+		snprintf(l->digest, sizeof(l->digest), "%s", layers[i].digest);
+		l->media_type = xstrdup(layers[i].media_type);
+		snprintf(l->diff_id, sizeof(l->diff_id), "%s", diff_ids[i]);
+		snprintf(l->chain, sizeof(l->chain), "%s", chains[i]);
+	}
+	free(chains);
+	free(diff_ids);
+	/* the highest chain already unpacked: everything below it is too */
+	for (size_t i = nlayers; i-- > 0;) {
+		if (snapshots_exists(d, ns, sn, u->layers[i].chain)) {
+			for (size_t j = 0; j <= i; j++)
+				u->layers[j].state = L_SKIP;
+			u->next_commit = i + 1;
+			break;
+		}
+	}
+	return u;
+}
+
+void unpacker_start(struct unpacker *u)
+{
+	if (u->next_commit == u->n)
+		return finish_ok(u);
+	schedule(u);
+}
+
+void unpacker_cancel(struct unpacker *u)
+{
+	if (!u)
+		return;
+	u->finished = true;
+	for (size_t i = 0; i < u->n; i++)
+		layer_stop(&u->layers[i]);
+}
+
+void unpacker_free(struct unpacker *u)
+{
+	if (!u)
+		return;
+	unpacker_cancel(u);
+	for (size_t i = 0; i < u->n; i++)
+		free(u->layers[i].media_type);
+	free(u->layers);
+	free(u->ns);
+	free(u->sn);
+	free(u->lease);
+	free(u);
+}
+
+bool unpacker_layer_needed(struct unpacker *u, size_t i)
+{
+	return i < u->n && u->layers[i].state != L_SKIP;
+}
+
+const char *unpacker_top_chain(struct unpacker *u)
+{
+	return u->layers[u->n - 1].chain;
+}
+
+int unpacker_stream_begin(struct unpacker *u, size_t i, err_t *err)
+{
+	if (u->finished || i >= u->n)
+		return 1;
+	struct layer *l = &u->layers[i];
+	if (l->state != L_PENDING || l->blob_ready)
+		return 1;
+	/* native extracts onto a copy of its parent: only a layer whose parent is
+	 * committed can take a stream, and only one at a time */
+	if (!u->parallel && (i != u->next_commit || u->file_workers > 0))
+		return 1;
+	if (layer_extract(l, -1, err) < 0) {
+		err_t e = steal_ptr(err);
+		fail(u, &e);
+		return make_error(err, E_INTERNAL, 0, "the unpack failed");
+	}
+	return 0;
+}
+
+size_t unpacker_stream_space(struct unpacker *u, size_t i)
+{
+	struct layer *l = &u->layers[i];
+	return l->streaming && l->job ? diff_job_space(l->job) : 0;
+}
+
+void unpacker_stream_on_space(struct unpacker *u, size_t i, void (*cb)(void *), void *data)
+{
+	struct layer *l = &u->layers[i];
+	l->space_cb = cb;
+	l->space_data = data;
+}
+
+int unpacker_stream_write(struct unpacker *u, size_t i, const void *buf, size_t len,
+			  err_t *err)
+{
+	struct layer *l = &u->layers[i];
+	if (!l->streaming || !l->job)
+		return make_error(err, E_INTERNAL, 0, "layer %zu is not being streamed", i);
+	return diff_job_write(l->job, buf, len, err);
+}
+
+void unpacker_stream_abandon(struct unpacker *u, size_t i)
+{
+	struct layer *l = &u->layers[i];
+	if (!l->streaming)
+		return;
+	layer_stop(l);
+	l->state = L_PENDING;
+	if (!u->finished)
+		schedule(u);
+}
+
+void unpacker_blob_ready(struct unpacker *u, size_t i)
+{
+	if (u->finished || i >= u->n)
+		return;
+	struct layer *l = &u->layers[i];
+	l->blob_ready = true;
+	if (l->streaming && l->job) {
+		diff_job_close_input(l->job);
+		return;
+	}
+	schedule(u);
+}
+
+/* ---- start-up ------------------------------------------------------------ */
+
+void unpack_cleanup(struct daemon *d)
+{
+	err_t err = NULL;
+	cleanup_json json_t *found = snapshots_find_prefix(d, EXTRACT_PREFIX, &err);
+	if (!found) {
+		log_warn("could not list extraction snapshots", "err=%s", err->msg);
+		err_free(&err);
+		return;
+	}
+	size_t i;
+	json_t *e;
+	json_array_foreach (found, i, e) {
+		const char *ns = json_string_value(json_array_get(e, 0));
+		const char *sn = json_string_value(json_array_get(e, 1));
+		const char *key = json_string_value(json_array_get(e, 2));
+		if (snapshots_remove(d, ns, sn, key, &err) < 0) {
+			log_warn("could not remove an extraction snapshot", "namespace=%s key=%s err=%s",
+				 ns, key, err->msg);
+			err_free(&err);
+			continue;
+		}
+		log_info("removed an interrupted extraction", "namespace=%s snapshotter=%s key=%s", ns,
+			 sn, key);
+	}
+}
