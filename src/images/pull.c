@@ -905,8 +905,11 @@ static int parse_unpack(struct pull_job *job, json_t *body, err_t *err)
 	if (!sn)
 		sn = snapshots_default(job->d);
 	bool parallel;
-	if (snapshots_check(job->d, sn, &parallel, err) < 0)
+	if (snapshots_check(job->d, sn, &parallel, err) < 0) {
+		if ((*err)->kind == E_NOT_FOUND)
+			(*err)->kind = E_INVALID_ARGUMENT; /* a bad field, not a missing path */
 		return -1;
+	}
 	job->snapshotter = xstrdup(sn);
 	return 0;
 }
