@@ -904,8 +904,7 @@ static int parse_unpack(struct pull_job *job, json_t *body, err_t *err)
 	const char *sn = json_get_string(body, "snapshotter");
 	if (!sn)
 		sn = snapshots_default(job->d);
-	bool parallel;
-	if (snapshots_check(job->d, sn, &parallel, err) < 0) {
+	if (snapshots_check_snapshotter(job->d, sn, err) < 0) {
 		if ((*err)->kind == E_NOT_FOUND)
 			(*err)->kind = E_INVALID_ARGUMENT; /* a bad field, not a missing path */
 		return -1;
@@ -1189,6 +1188,7 @@ struct pulls *pulls_new(struct daemon *d)
 	struct pulls *p = xzalloc(sizeof(*p));
 	p->d = d;
 	drop_stale_leases(d);
+	unpack_cleanup(d); /* extractions a killed berthd left */
 	return p;
 }
 

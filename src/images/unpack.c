@@ -14,6 +14,7 @@
 #include "diff/diff.h"
 #include "images/unpack.h"
 #include "metadata/store.h"
+#include "namespaces/namespaces.h"
 #include "snapshots/snapshots.h"
 
 /* Extractions from stored blobs running at once per unpacker (streams are
@@ -40,6 +41,7 @@ struct layer {
 	char chain[80];
 	char key[160];  /* the active snapshot being extracted, "" when none */
 	bool blob_ready;
+	bool preparing; /* native: its snapshot is being copied from the parent */
 	bool streaming; /* the worker reads what unpacker_stream_write gives it */
 	struct diff_job *job;
 	void (*space_cb)(void *);
@@ -78,8 +80,15 @@ static void layer_drop_snapshot(struct layer *l)
 	l->key[0] = '\0';
 }
 
+static void prepared_cb(void *data, json_t *mounts, err_t *err);
+
 static void layer_stop(struct layer *l)
 {
+	if (l->preparing) {
+		snapshots_prepare_cancel(l->u->d, prepared_cb, l);
+		l->preparing = false;
+		l->key[0] = '\0'; /* a cancelled prepare creates nothing */
+	}
 	if (l->job) {
 		diff_job_cancel(l->job);
 		l->job = NULL;
@@ -194,21 +203,11 @@ static void job_space(void *data)
 		cb(cbdata);
 }
 
-/* Prepare layer l's extraction snapshot and start its worker: from fd (a
- * stored blob) or, fd < 0, fed by the stream. */
-static int layer_extract(struct layer *l, int fd, err_t *err)
+/* Start layer l's worker on its prepared snapshot: from fd (a stored blob)
+ * or, fd < 0, fed by the stream. */
+static int layer_start_worker(struct layer *l, int fd, err_t *err)
 {
 	struct unpacker *u = l->u;
-	snprintf(l->key, sizeof(l->key), EXTRACT_PREFIX "%u-%zu-%s", u->nonce, l->i, l->chain);
-	const char *parent = !u->parallel && l->i > 0 ? u->layers[l->i - 1].chain : NULL;
-	cleanup_json json_t *labels = json_pack("{s:s}", "containerd.io/snapshot.ref", l->chain);
-	json_t *mounts = snapshots_prepare(u->d, u->ns, u->sn, l->key, parent, labels, u->lease,
-					   err);
-	if (!mounts) {
-		l->key[0] = '\0';
-		return error_wrap(err, "layer %zu: snapshot for extraction", l->i);
-	}
-	json_decref(mounts);
 	bool overlay_whiteouts = false;
 	cleanup_free char *dir = snapshots_active_dir(u->d, u->ns, u->sn, l->key,
 						      &overlay_whiteouts, err);
@@ -228,12 +227,81 @@ static int layer_extract(struct layer *l, int fd, err_t *err)
 		layer_drop_snapshot(l);
 		return error_wrap(err, "layer %zu (%s)", l->i, l->digest);
 	}
-	l->state = L_EXTRACTING;
 	l->streaming = fd < 0;
-	if (fd >= 0)
+	return 0;
+}
+
+static int open_blob(struct layer *l, err_t *err)
+{
+	uint64_t size = 0;
+	int fd = content_open(l->u->d->content, l->u->ns, l->digest, &size, err);
+	if (fd < 0)
+		error_wrap(err, "layer %zu", l->i);
+	return fd;
+}
+
+/* native: the copy of the parent is ready; extract the blob onto it. */
+static void prepared_cb(void *data, json_t *mounts, err_t *err)
+{
+	struct layer *l = data;
+	struct unpacker *u = l->u;
+	l->preparing = false;
+	if (!mounts) {
+		l->key[0] = '\0';
+		err_t e = steal_ptr(err);
+		error_wrap(&e, "layer %zu: snapshot for extraction", l->i);
+		return fail(u, &e);
+	}
+	err_t e = NULL;
+	int fd = open_blob(l, &e);
+	if (fd < 0)
+		return fail(u, &e);
+	int rc = layer_start_worker(l, fd, &e);
+	close(fd);
+	if (rc < 0)
+		return fail(u, &e);
+}
+
+/* Prepare layer l's extraction snapshot and start its worker: from its
+ * stored blob (stream false) or fed by the stream. overlayfs prepares an
+ * empty snapshot at once; native copies the parent chain first (in a
+ * worker), then starts. */
+static int layer_extract(struct layer *l, bool stream, err_t *err)
+{
+	struct unpacker *u = l->u;
+	snprintf(l->key, sizeof(l->key), EXTRACT_PREFIX "%u-%zu-%s", u->nonce, l->i, l->chain);
+	const char *parent = !u->parallel && l->i > 0 ? u->layers[l->i - 1].chain : NULL;
+	cleanup_json json_t *labels = json_pack("{s:s}", "containerd.io/snapshot.ref", l->chain);
+	l->state = L_EXTRACTING;
+	if (!stream)
 		u->file_workers++;
 	u->ev(u->data, "extracting", l->i, l->digest, l->chain);
-	return 0;
+	if (!u->parallel) {
+		if (snapshots_prepare_async(u->d, u->ns, u->sn, l->key, parent, false, labels,
+					    u->lease, prepared_cb, l, err) < 0) {
+			l->key[0] = '\0';
+			return error_wrap(err, "layer %zu: snapshot for extraction", l->i);
+		}
+		l->preparing = true;
+		return 0;
+	}
+	json_t *mounts = snapshots_prepare(u->d, u->ns, u->sn, l->key, NULL, labels, u->lease,
+					   err);
+	if (!mounts) {
+		l->key[0] = '\0';
+		return error_wrap(err, "layer %zu: snapshot for extraction", l->i);
+	}
+	json_decref(mounts);
+	if (stream)
+		return layer_start_worker(l, -1, err);
+	int fd = open_blob(l, err);
+	if (fd < 0) {
+		layer_drop_snapshot(l);
+		return -1;
+	}
+	int rc = layer_start_worker(l, fd, err);
+	close(fd);
+	return rc;
 }
 
 /* Start extractions from stored blobs where they may start. */
@@ -248,15 +316,7 @@ static void schedule(struct unpacker *u)
 		if (!u->parallel && i != u->next_commit)
 			return; /* native: strictly one after the other */
 		err_t err = NULL;
-		uint64_t size = 0;
-		int fd = content_open(u->d->content, u->ns, l->digest, &size, &err);
-		if (fd < 0) {
-			error_wrap(&err, "layer %zu", i);
-			return fail(u, &err);
-		}
-		int rc = layer_extract(l, fd, &err);
-		close(fd);
-		if (rc < 0)
+		if (layer_extract(l, false, &err) < 0)
 			return fail(u, &err);
 	}
 }
@@ -282,11 +342,12 @@ struct unpacker *unpacker_new(struct daemon *d, const char *ns, const char *snap
 	if (image_config_diff_ids(config, config_len, nlayers, &diff_ids, err) < 0)
 		return NULL;
 	const char *sn = snapshotter ? snapshotter : snapshots_default(d);
-	bool parallel = false;
-	if (snapshots_check(d, sn, &parallel, err) < 0) {
+	if (snapshots_check_snapshotter(d, sn, err) < 0) {
 		free(diff_ids);
 		return NULL;
 	}
+	/* overlayfs layers are independent directories; native ones are copies */
+	bool parallel = strcmp(sn, "overlayfs") == 0;
 	struct unpacker *u = xzalloc(sizeof(*u));
 	u->d = d;
 	u->ns = xstrdup(ns);
@@ -373,11 +434,10 @@ int unpacker_stream_begin(struct unpacker *u, size_t i, err_t *err)
 	struct layer *l = &u->layers[i];
 	if (l->state != L_PENDING || l->blob_ready)
 		return 1;
-	/* native extracts onto a copy of its parent: only a layer whose parent is
-	 * committed can take a stream, and only one at a time */
-	if (!u->parallel && (i != u->next_commit || u->file_workers > 0))
+	/* native extracts onto a copy of its parent, made first: no stream */
+	if (!u->parallel)
 		return 1;
-	if (layer_extract(l, -1, err) < 0) {
+	if (layer_extract(l, true, err) < 0) {
 		err_t e = steal_ptr(err);
 		fail(u, &e);
 		return make_error(err, E_INTERNAL, 0, "the unpack failed");
@@ -435,26 +495,45 @@ void unpacker_blob_ready(struct unpacker *u, size_t i)
 
 void unpack_cleanup(struct daemon *d)
 {
+	static const char *const sns[] = { "overlayfs", "native" };
 	err_t err = NULL;
-	cleanup_json json_t *found = snapshots_find_prefix(d, EXTRACT_PREFIX, &err);
-	if (!found) {
-		log_warn("could not list extraction snapshots", "err=%s", err->msg);
+	cleanup_json json_t *nss = namespaces_list(d, NULL, &err);
+	if (!nss) {
+		log_warn("could not list namespaces", "err=%s", err->msg);
 		err_free(&err);
 		return;
 	}
 	size_t i;
-	json_t *e;
-	json_array_foreach (found, i, e) {
-		const char *ns = json_string_value(json_array_get(e, 0));
-		const char *sn = json_string_value(json_array_get(e, 1));
-		const char *key = json_string_value(json_array_get(e, 2));
-		if (snapshots_remove(d, ns, sn, key, &err) < 0) {
-			log_warn("could not remove an extraction snapshot", "namespace=%s key=%s err=%s",
-				 ns, key, err->msg);
-			err_free(&err);
-			continue;
+	json_t *n;
+	json_array_foreach (nss, i, n) {
+		const char *ns = json_get_string(n, "name");
+		for (size_t k = 0; ns && k < ARRAY_SIZE(sns); k++) {
+			if (snapshots_check_snapshotter(d, sns[k], &err) < 0) {
+				err_free(&err);
+				continue;
+			}
+			cleanup_json json_t *list = snapshots_list(d, ns, sns[k], NULL, &err);
+			if (!list) {
+				err_free(&err);
+				continue;
+			}
+			size_t j;
+			json_t *s;
+			json_array_foreach (list, j, s) {
+				const char *key = json_get_string(s, "name");
+				const char *kind = json_get_string(s, "kind");
+				if (!key || !kind || strcmp(kind, "active") != 0 ||
+				    strncmp(key, EXTRACT_PREFIX, strlen(EXTRACT_PREFIX)) != 0)
+					continue;
+				if (snapshots_remove(d, ns, sns[k], key, &err) < 0) {
+					log_warn("could not remove an extraction snapshot",
+						 "namespace=%s key=%s err=%s", ns, key, err->msg);
+					err_free(&err);
+					continue;
+				}
+				log_info("removed an interrupted extraction",
+					 "namespace=%s snapshotter=%s key=%s", ns, sns[k], key);
+			}
 		}
-		log_info("removed an interrupted extraction", "namespace=%s snapshotter=%s key=%s", ns,
-			 sn, key);
 	}
 }
