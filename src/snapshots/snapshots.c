@@ -458,6 +458,17 @@ int snapshots_prepare_async(struct daemon *d, const char *ns, const char *sn_nam
 	int rc = begin(d, ns, sn_name, key, parent, view, lab, lease, &sn, &id, &copy_from, err);
 	if (rc < 0)
 		return -1;
+	json_t *mounts = NULL;
+	err_t rerr = NULL;
+	if (rc == 0) {
+		/* recorded now (before p is pending: the key must look free) */
+		mounts = record(d, ns, sn, key, parent, view, lab, id, &rerr);
+		if (!mounts) {
+			err_t e2 = NULL;
+			if (snapshotter_remove(sn, id, &e2) < 0)
+				err_free(&e2);
+		}
+	}
 	struct pending *p = xzalloc(sizeof(*p));
 	p->ss = ss;
 	p->ns = xstrdup(ns);
@@ -472,12 +483,8 @@ int snapshots_prepare_async(struct daemon *d, const char *ns, const char *sn_nam
 	ALLOC_GROW(ss->pending, ss->npending + 1, ss->pending_alloc);
 	ss->pending[ss->npending++] = p;
 	if (rc == 0) {
-		p->mounts = record(d, ns, sn, key, parent, view, lab, id, &p->err);
-		if (!p->mounts) {
-			err_t e2 = NULL;
-			if (snapshotter_remove(sn, id, &e2) < 0)
-				err_free(&e2);
-		}
+		p->mounts = mounts;
+		p->err = rerr;
 		p->ev = event_new(d->base, -1, 0, pending_ev_cb, p);
 		event_active(p->ev, EV_TIMEOUT, 0);
 		return 0;
