@@ -139,6 +139,9 @@ struct sworker *sworker_spawn(struct daemon *d, const char *const *argv,
 			dup2(devnull, 0);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		/* nothing of berthd's (the lock file, sockets, LMDB) may outlive
+		 * it in a worker that runs on after a crash */
+		close_range(3, ~0U, 0);
 		if (argv) {
 			execvp(argv[0], (char *const *)argv);
 			dprintf(2, "exec %s: %s\n", argv[0], strerror(errno));

@@ -88,13 +88,13 @@ test_expect_success 'the printed mount commands mount (bind, ro bind, overlay)' 
 
 test_expect_success 'a deep chain: the mount command stays pasteable' '
 	parent=lonely && i=1 &&
-	while test $i -le 80
+	while test $i -le 120
 	do
 		"$BERTH" snapshots prepare "k$i" "$parent" &&
 		"$BERTH" snapshots commit "c$i" "k$i" &&
 		parent=c$i && i=$((i + 1)) || return 1
 	done &&
-	"$BERTH" snapshots prepare deep c80 &&
+	"$BERTH" snapshots prepare deep c120 &&
 	"$BERTH" snapshots mounts deep mnt >cmd &&
 	grep "^(cd .*/snapshots/overlayfs && mount -t overlay overlay -o workdir=[0-9]*/work," cmd &&
 	sh cmd && test_when_finished "umount mnt 2>/dev/null || :" &&
