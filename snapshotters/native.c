@@ -40,10 +40,10 @@ static json_t *mounts(struct snapshotter *s, uint64_t id, enum snapshot_kind kin
 }
 
 const struct snapshotter_ops native_ops = {
-	.name = "native",
-	.probe = NULL,
-	.create = create,
-	.mounts = mounts,
-	.overlay_whiteouts = false,
-	.can_reparent = false,
+    .name = "native",
+    .probe = NULL,
+    .create = create,
+    .mounts = mounts,
+    .overlay_whiteouts = false,
+    .can_reparent = false,
 };

@@ -40,7 +40,7 @@ static int probe(struct snapshotter *s, err_t *err)
 	if (!mkdtemp(dir))
 		return make_error(err, E_INTERNAL, errno, "overlay probe: mkdtemp under `%s`",
 				  s->root);
-	const char *subs[] = { "l1", "l2", "u", "w", "m" };
+	const char *subs[] = {"l1", "l2", "u", "w", "m"};
 	for (size_t i = 0; i < ARRAY_SIZE(subs); i++) {
 		cleanup_free char *p = xasprintf("%s/%s", dir, subs[i]);
 		if (mkdir(p, 0700) < 0)
@@ -48,9 +48,8 @@ static int probe(struct snapshotter *s, err_t *err)
 	}
 	s->userxattr = !in_initial_userns();
 	cleanup_free char *m = xasprintf("%s/m", dir);
-	cleanup_free char *opts =
-		xasprintf("%slowerdir=%s/l1:%s/l2,upperdir=%s/u,workdir=%s/w",
-			  s->userxattr ? "userxattr," : "", dir, dir, dir, dir);
+	cleanup_free char *opts = xasprintf("%slowerdir=%s/l1:%s/l2,upperdir=%s/u,workdir=%s/w",
+					    s->userxattr ? "userxattr," : "", dir, dir, dir, dir);
 	int rc = mount("overlay", m, "overlay", 0, opts);
 	int e = errno;
 	if (rc == 0)
@@ -64,8 +63,8 @@ static int probe(struct snapshotter *s, err_t *err)
 	}
 	rmdir(dir);
 	if (rc < 0)
-		return make_error(err, E_FAILED_PRECONDITION, e,
-				  "overlay does not mount on `%s`", s->root);
+		return make_error(err, E_FAILED_PRECONDITION, e, "overlay does not mount on `%s`",
+				  s->root);
 	return 0;
 }
 
@@ -134,10 +133,10 @@ static json_t *mounts(struct snapshotter *s, uint64_t id, enum snapshot_kind kin
 }
 
 const struct snapshotter_ops overlayfs_ops = {
-	.name = "overlayfs",
-	.probe = probe,
-	.create = create,
-	.mounts = mounts,
-	.overlay_whiteouts = true,
-	.can_reparent = true,
+    .name = "overlayfs",
+    .probe = probe,
+    .create = create,
+    .mounts = mounts,
+    .overlay_whiteouts = true,
+    .can_reparent = true,
 };

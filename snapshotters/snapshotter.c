@@ -278,7 +278,7 @@ static int remove_entry(struct snapshotter *s, const char *name, err_t *err)
 	r->s = s;
 	r->name = xstrdup(name);
 	cleanup_free char *path = xasprintf("%s/%s", s->root, name);
-	const char *argv[] = { "rm", "-rf", "--one-file-system", "--", path, NULL };
+	const char *argv[] = {"rm", "-rf", "--one-file-system", "--", path, NULL};
 	ALLOC_GROW(s->removals, s->nremovals + 1, s->removals_alloc);
 	s->removals[s->nremovals++] = r;
 	r->w = sworker_spawn(s->d, argv, NULL, NULL, removal_done, r, err);
@@ -393,7 +393,7 @@ static struct {
 	struct {
 		dev_t dev;
 		ino_t ino;
-	} *seen;
+	} * seen;
 	size_t nseen, seen_alloc;
 } walk;
 

@@ -36,7 +36,7 @@
 
 enum snapshot_kind {
 	SNAPSHOT_ACTIVE = 0, /* writable, has a key; can be committed */
-	SNAPSHOT_VIEW,       /* read-only view of a committed parent, has a key */
+	SNAPSHOT_VIEW,	     /* read-only view of a committed parent, has a key */
 	SNAPSHOT_COMMITTED,  /* read-only, has a name; can be a parent */
 };
 
@@ -88,10 +88,10 @@ struct snapshotter {
 	const struct snapshotter_ops *ops;
 	struct daemon *d;
 	const char *name;
-	char *root;      /* <root>/snapshots/<name> */
-	bool usable;     /* the probe passed */
-	char *error;     /* why not */
-	bool userxattr;  /* overlay: mount with `userxattr` */
+	char *root;	/* <root>/snapshots/<name> */
+	bool usable;	/* the probe passed */
+	char *error;	/* why not */
+	bool userxattr; /* overlay: mount with `userxattr` */
 	/* ids whose directory exists before its metadata (copies in flight):
 	 * snapshotter_cleanup() leaves them alone */
 	uint64_t *busy;

@@ -335,4 +335,16 @@ test_expect_success 'overlay unusable: the plugin says why; native still works' 
 	stop_berthd
 '
 
+test_expect_success 'config: snapshotter names the default; an unknown one is refused' '
+	echo "{\"snapshotter\": \"zfs\"}" >bad.json &&
+	test_expect_code 2 "$BERTHD" --config bad.json --root "$TRASH_DIRECTORY/root" \
+		--state "$TRASH_DIRECTORY/state" 2>err &&
+	grep "unknown snapshotter .zfs." err &&
+	echo "{\"snapshotter\": \"native\", \"gc_delay\": 3600}" >config.json &&
+	start_berthd &&
+	api GET $NS/snapshotters &&
+	jq -e "[.snapshotters[] | select(.default) | .name] == [\"native\"]" out &&
+	stop_berthd
+'
+
 test_done

@@ -117,8 +117,9 @@ static void shell_word(struct buf *b, const char *s)
 {
 	bool plain = *s != '\0';
 	for (const char *p = s; *p; p++)
-		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,+-@%",
-			    *p))
+		if (!strchr(
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_./:=,+-@%",
+			*p))
 			plain = false;
 	if (plain) {
 		buf_adds(b, s);
@@ -255,14 +256,14 @@ static void print_mounts(json_t *reply, const char *target)
 
 /* ---- commands -------------------------------------------------------------- */
 
-#define SETUP(labels, target, query)                                                             \
-	struct snap_opts o = {0};                                                                 \
-	cleanup_free char *path = NULL;                                                           \
-	cleanup_json json_t *body = NULL;                                                         \
-	int st = getopts(cli, argc, argv, &o, labels, target, query);                             \
-	if (st >= 0)                                                                              \
-		goto out;                                                                         \
-	if ((st = snapshotter_of(cli, &o)) != CLI_OK)                                            \
+#define SETUP(labels, target, query)                                                               \
+	struct snap_opts o = {0};                                                                  \
+	cleanup_free char *path = NULL;                                                            \
+	cleanup_json json_t *body = NULL;                                                          \
+	int st = getopts(cli, argc, argv, &o, labels, target, query);                              \
+	if (st >= 0)                                                                               \
+		goto out;                                                                          \
+	if ((st = snapshotter_of(cli, &o)) != CLI_OK)                                              \
 		goto out;
 
 static int ls_run(struct cli *cli, int argc, char **argv)
@@ -285,7 +286,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	size_t i;
 	json_t *s;
 	if (quiet) {
-		json_array_foreach(list, i, s) printf("%s\n", json_get_string(s, "name"));
+		json_array_foreach(list, i, s)
+			printf("%s\n", json_get_string(s, "name"));
 	} else if (cli->json) {
 		cli_print_json(reply);
 	} else {
@@ -344,8 +346,9 @@ static int tree_run(struct cli *cli, int argc, char **argv)
 			root = true;
 			size_t j;
 			json_t *q;
-			json_array_foreach(list, j, q) if (strcmp(json_get_string(q, "name"), p) == 0)
-			    root = false;
+			json_array_foreach(list, j, q)
+				if (strcmp(json_get_string(q, "name"), p) == 0)
+					root = false;
 		}
 		if (root)
 			print_tree(list, json_get_string(s, "name"), 0);
@@ -444,8 +447,7 @@ static int create(struct cli *cli, int argc, char **argv, const char *kind)
 		st = cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 2]);
 		goto out;
 	}
-	body = json_pack("{s:s,s:s,s:O}", "key", argv[optind], "kind", kind,
-					      "labels", labels);
+	body = json_pack("{s:s,s:s,s:O}", "key", argv[optind], "kind", kind, "labels", labels);
 	if (argc - optind == 2)
 		json_object_set_new(body, "parent", json_string(argv[optind + 1]));
 	path = snap_path(cli, &o, NULL, NULL);
@@ -665,9 +667,8 @@ const struct cli_command cmd_snapshots = {
     .summary = "manage snapshots",
     .help = "Manage the snapshots of a snapshotter (overlayfs, native): the layers of\n"
 	    "unpacked images and the writable root filesystems made over them.",
-    .subcommands = CLI_COMMANDS(&snapshots_ls, &snapshots_tree, &snapshots_info,
-				&snapshots_mounts, &snapshots_usage, &snapshots_prepare,
-				&snapshots_view, &snapshots_commit, &snapshots_rm,
-				&snapshots_label),
+    .subcommands = CLI_COMMANDS(&snapshots_ls, &snapshots_tree, &snapshots_info, &snapshots_mounts,
+				&snapshots_usage, &snapshots_prepare, &snapshots_view,
+				&snapshots_commit, &snapshots_rm, &snapshots_label),
     .fallback = &snapshots_ls,
 };

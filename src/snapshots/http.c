@@ -9,7 +9,7 @@
 #include "snapshots/snapshots.h"
 #include "snapshotters/snapshotter.h"
 
-static const char *const no_query[] = { NULL };
+static const char *const no_query[] = {NULL};
 
 #define NS(r) request_param(r, "ns")
 #define SN(r) request_param(r, "sn")
@@ -27,7 +27,7 @@ static void list_h(struct request *r)
 {
 	err_t err = NULL;
 	struct filter *f = NULL;
-	static const char *const allowed[] = { "filter", NULL };
+	static const char *const allowed[] = {"filter", NULL};
 	if (request_check_query(r, allowed, &err) < 0 || request_filter(r, &f, &err) < 0)
 		return reply_error(r, &err);
 	json_t *list = snapshots_list(r->d, NS(r), SN(r), f, &err);
@@ -53,11 +53,11 @@ static void prepare_abort(struct request *r, void *data)
 static void prepare_h(struct request *r)
 {
 	static const struct json_field fields[] = {
-		{ "key", JF_STRING, true },
-		{ "parent", JF_STRING, false },
-		{ "kind", JF_STRING, false },
-		{ "labels", JF_LABELS, false },
-		{ NULL },
+	    {"key", JF_STRING, true},
+	    {"parent", JF_STRING, false},
+	    {"kind", JF_STRING, false},
+	    {"labels", JF_LABELS, false},
+	    {NULL},
 	};
 	err_t err = NULL;
 	cleanup_json json_t *body = NULL;
@@ -69,11 +69,10 @@ static void prepare_h(struct request *r)
 		return reply_errorf(r, E_INVALID_ARGUMENT,
 				    "`kind` must be `active` or `view`, got `%.32s`", kind);
 	json_t *labels = json_object_get(body, "labels");
-	if (snapshots_prepare_async(r->d, NS(r), SN(r), json_get_string(body, "key"),
-				    json_get_string(body, "parent"),
-				    kind && strcmp(kind, "view") == 0,
-				    json_is_object(labels) ? labels : NULL, NULL, prepare_done, r,
-				    &err) < 0)
+	if (snapshots_prepare_async(
+		r->d, NS(r), SN(r), json_get_string(body, "key"), json_get_string(body, "parent"),
+		kind && strcmp(kind, "view") == 0, json_is_object(labels) ? labels : NULL, NULL,
+		prepare_done, r, &err) < 0)
 		return reply_error(r, &err);
 	request_defer(r, prepare_abort, NULL);
 }
@@ -91,8 +90,8 @@ static void stat_h(struct request *r)
 static void patch_h(struct request *r)
 {
 	static const struct json_field fields[] = {
-		{ "labels", JF_LABELS_PATCH, false },
-		{ NULL },
+	    {"labels", JF_LABELS_PATCH, false},
+	    {NULL},
 	};
 	err_t err = NULL;
 	cleanup_json json_t *body = NULL;
@@ -146,9 +145,9 @@ static void usage_h(struct request *r)
 static void commit_h(struct request *r)
 {
 	static const struct json_field fields[] = {
-		{ "name", JF_STRING, true },
-		{ "labels", JF_LABELS, false },
-		{ NULL },
+	    {"name", JF_STRING, true},
+	    {"labels", JF_LABELS, false},
+	    {NULL},
 	};
 	err_t err = NULL;
 	cleanup_json json_t *body = NULL;
@@ -177,14 +176,14 @@ static void delete_h(struct request *r)
 #define SNAPS "/v1/namespaces/{ns}/snapshotters/{sn}/snapshots"
 
 const struct route snapshots_routes[] = {
-	{ M_GET, "/v1/namespaces/{ns}/snapshotters", snapshotters_h },
-	{ M_GET, SNAPS, list_h },
-	{ M_POST, SNAPS, prepare_h },
-	{ M_GET, SNAPS "/{key}", stat_h },
-	{ M_PATCH, SNAPS "/{key}", patch_h },
-	{ M_DELETE, SNAPS "/{key}", delete_h },
-	{ M_GET, SNAPS "/{key}/mounts", mounts_h },
-	{ M_GET, SNAPS "/{key}/usage", usage_h },
-	{ M_POST, SNAPS "/{key}/commit", commit_h },
-	{ 0, NULL },
+    {M_GET, "/v1/namespaces/{ns}/snapshotters", snapshotters_h},
+    {M_GET, SNAPS, list_h},
+    {M_POST, SNAPS, prepare_h},
+    {M_GET, SNAPS "/{key}", stat_h},
+    {M_PATCH, SNAPS "/{key}", patch_h},
+    {M_DELETE, SNAPS "/{key}", delete_h},
+    {M_GET, SNAPS "/{key}/mounts", mounts_h},
+    {M_GET, SNAPS "/{key}/usage", usage_h},
+    {M_POST, SNAPS "/{key}/commit", commit_h},
+    {0, NULL},
 };

@@ -13,9 +13,9 @@ struct pending {
 	json_t *labels;
 	uint64_t id;
 	struct snapshotter *sn;
-	struct sworker *w;  /* the copy; NULL when only the answer is deferred */
-	struct event *ev;   /* deferred answer */
-	json_t *mounts;     /* the answer when ready */
+	struct sworker *w; /* the copy; NULL when only the answer is deferred */
+	struct event *ev;  /* deferred answer */
+	json_t *mounts;	   /* the answer when ready */
 	err_t err;
 	snapshots_prepare_cb cb;
 	void *data;
@@ -30,7 +30,6 @@ struct usage_req {
 	snapshots_usage_cb cb;
 	void *data;
 };
-
 
 struct snapshots {
 	struct daemon *d;

@@ -19,7 +19,7 @@ int snapshots_open(struct daemon *d, err_t *err)
 {
 	struct snapshots *ss = xzalloc(sizeof(*ss));
 	ss->d = d;
-	const struct snapshotter_ops *all[] = { &overlayfs_ops, &native_ops };
+	const struct snapshotter_ops *all[] = {&overlayfs_ops, &native_ops};
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++) {
 		struct snapshotter *s = &ss->sns[ss->nsns];
 		if (snapshotter_init(s, d, all[i], err) < 0) {
@@ -127,15 +127,15 @@ int snapshots_gc_sweep(struct daemon *d, MDB_txn *txn, const char *ns, json_t *r
 		       json_t *removed, err_t *err)
 {
 	struct snapshots *ss = d->snapshots;
-	struct gc_ctx c = { json_object(), json_object() };
+	struct gc_ctx c = {json_object(), json_object()};
 	int rc = -1;
 	if (store_foreach(d->store, txn, BUCKET_SNAPSHOTS, ns, gc_rec_cb, &c, err) < 0)
 		goto out;
 	const char *k;
 	json_t *v;
-	json_object_foreach (roots, k, v)
+	json_object_foreach(roots, k, v)
 		gc_mark(&c, k);
-	json_object_foreach (c.records, k, v) {
+	json_object_foreach(c.records, k, v) {
 		if (rec_kind(v) != SNAPSHOT_COMMITTED ||
 		    json_object_get(json_object_get(v, "labels"), GC_ROOT_LABEL))
 			gc_mark(&c, k);
@@ -147,7 +147,7 @@ int snapshots_gc_sweep(struct daemon *d, MDB_txn *txn, const char *ns, json_t *r
 			gc_mark(&c, full);
 		}
 	}
-	json_object_foreach (c.records, k, v) {
+	json_object_foreach(c.records, k, v) {
 		if (json_object_get(c.marked, k))
 			continue;
 		if (store_del(d->store, txn, BUCKET_SNAPSHOTS, ns, k, err) < 0)
@@ -155,10 +155,9 @@ int snapshots_gc_sweep(struct daemon *d, MDB_txn *txn, const char *ns, json_t *r
 		const char *slash = strchr(k, '/');
 		if (!slash)
 			continue;
-		json_array_append_new(removed,
-				      json_pack("{s:s%,s:s,s:I}", "snapshotter", k,
-						(size_t)(slash - k), "name", slash + 1, "id",
-						(json_int_t)rec_id(v)));
+		json_array_append_new(removed, json_pack("{s:s%,s:s,s:I}", "snapshotter", k,
+							 (size_t)(slash - k), "name", slash + 1,
+							 "id", (json_int_t)rec_id(v)));
 	}
 	rc = 0;
 out:
@@ -171,7 +170,7 @@ void snapshots_gc_removed(struct daemon *d, const char *ns, json_t *removed)
 {
 	size_t i;
 	json_t *r;
-	json_array_foreach (removed, i, r) {
+	json_array_foreach(removed, i, r) {
 		const char *sn_name = json_get_string(r, "snapshotter");
 		err_t err = NULL;
 		struct snapshotter *sn = find_sn(d, sn_name, &err);
@@ -223,12 +222,12 @@ static int cmp_u64(const void *a, const void *b)
 void snapshots_cleanup_orphans(struct daemon *d)
 {
 	struct snapshots *ss = d->snapshots;
-	struct live_ctx c = { ss };
+	struct live_ctx c = {ss};
 	err_t err = NULL;
 	cleanup_txn MDB_txn *txn = NULL;
 	if (store_txn_begin(d->store, false, &txn, &err) < 0 ||
-	    (c.txn = txn, store_foreach(d->store, txn, BUCKET_NAMESPACES, NULL, ns_live_cb, &c,
-					&err)) < 0) {
+	    (c.txn = txn,
+	     store_foreach(d->store, txn, BUCKET_NAMESPACES, NULL, ns_live_cb, &c, &err)) < 0) {
 		log_error("orphan cleanup could not list snapshots", "err=\"%s\"", err->msg);
 		err_free(&err);
 	} else {

@@ -71,8 +71,8 @@ static char *rec_key(const char *sn, const char *key)
 	return xasprintf("%s/%s", sn, key);
 }
 
-static int get_rec(struct daemon *d, MDB_txn *txn, const char *ns, const char *sn,
-		   const char *key, json_t **out, err_t *err)
+static int get_rec(struct daemon *d, MDB_txn *txn, const char *ns, const char *sn, const char *key,
+		   json_t **out, err_t *err)
 {
 	cleanup_free char *k = rec_key(sn, key);
 	if (store_get_opt(d->store, txn, BUCKET_SNAPSHOTS, ns, k, out, err) < 0)
@@ -216,7 +216,7 @@ static int has_children(struct daemon *d, MDB_txn *txn, const char *ns, const ch
 			const char *name, bool *out, err_t *err)
 {
 	cleanup_free char *prefix = xasprintf("%s/", sn);
-	struct children_ctx c = { prefix, name, false };
+	struct children_ctx c = {prefix, name, false};
 	if (store_foreach(d->store, txn, BUCKET_SNAPSHOTS, ns, children_cb, &c, err) < 0)
 		return -1;
 	*out = c.found || pending_find(d->snapshots, ns, sn, NULL, name);
@@ -250,8 +250,7 @@ void pending_free(struct pending *p)
 /* Checks before anything is created: names, the key is free, the parent
  * is committed. Fills the parent chain. */
 static int check_prepare(struct daemon *d, MDB_txn *txn, const char *ns, struct snapshotter *sn,
-			 const char *key, const char *parent, uint64_t *ids, size_t *n,
-			 err_t *err)
+			 const char *key, const char *parent, uint64_t *ids, size_t *n, err_t *err)
 {
 	cleanup_json json_t *old = NULL;
 	cleanup_free char *k = rec_key(sn->name, key);
@@ -292,9 +291,9 @@ static json_t *record(struct daemon *d, const char *ns, struct snapshotter *sn, 
 	char ts[40];
 	now_ts(ts);
 	enum snapshot_kind kind = view ? SNAPSHOT_VIEW : SNAPSHOT_ACTIVE;
-	cleanup_json json_t *rec = json_pack("{s:s,s:I,s:s,s:s,s:O}", "kind", snapshot_kind_name(kind),
-					     "id", (json_int_t)id, "created_at", ts, "updated_at",
-					     ts, "labels", labels);
+	cleanup_json json_t *rec =
+	    json_pack("{s:s,s:I,s:s,s:s,s:O}", "kind", snapshot_kind_name(kind), "id",
+		      (json_int_t)id, "created_at", ts, "updated_at", ts, "labels", labels);
 	if (parent)
 		json_object_set_new(rec, "parent", json_string(parent));
 	cleanup_free char *k = rec_key(sn->name, key);
@@ -337,8 +336,8 @@ static int begin(struct daemon *d, const char *ns, const char *sn_name, const ch
 	uint64_t id = 0;
 	if (alloc_id(d, sn->name, &id, err) < 0)
 		return -1;
-	int rc = sn->ops->create(sn, id, view ? SNAPSHOT_VIEW : SNAPSHOT_ACTIVE, ids, n, copy_from,
-				 err);
+	int rc =
+	    sn->ops->create(sn, id, view ? SNAPSHOT_VIEW : SNAPSHOT_ACTIVE, ids, n, copy_from, err);
 	if (rc < 0) {
 		err_t e2 = NULL;
 		if (snapshotter_remove(sn, id, &e2) < 0)
@@ -350,9 +349,9 @@ static int begin(struct daemon *d, const char *ns, const char *sn_name, const ch
 	return rc;
 }
 
-static json_t *prepare_sync(struct daemon *d, const char *ns, const char *sn_name,
-			    const char *key, const char *parent, bool view, json_t *labels,
-			    const char *lease, err_t *err)
+static json_t *prepare_sync(struct daemon *d, const char *ns, const char *sn_name, const char *key,
+			    const char *parent, bool view, json_t *labels, const char *lease,
+			    err_t *err)
 {
 	struct snapshotter *sn = NULL;
 	uint64_t id = 0;
@@ -446,9 +445,9 @@ static void copy_done(int status, const char *output, void *data)
 	pending_answer(p);
 }
 
-int snapshots_prepare_async(struct daemon *d, const char *ns, const char *sn_name,
-			    const char *key, const char *parent, bool view, json_t *labels,
-			    const char *lease, snapshots_prepare_cb cb, void *data, err_t *err)
+int snapshots_prepare_async(struct daemon *d, const char *ns, const char *sn_name, const char *key,
+			    const char *parent, bool view, json_t *labels, const char *lease,
+			    snapshots_prepare_cb cb, void *data, err_t *err)
 {
 	struct snapshots *ss = d->snapshots;
 	struct snapshotter *sn = NULL;
@@ -492,8 +491,8 @@ int snapshots_prepare_async(struct daemon *d, const char *ns, const char *sn_nam
 	p->id = id;
 	snapshotter_busy(sn, id, true);
 	cleanup_free char *dst = snapshotter_fs(sn, id);
-	const char *argv[] = { "cp", "-a", "--reflink=auto", "--no-target-directory", "--",
-			       copy_from, dst, NULL };
+	const char *argv[] = {
+	    "cp", "-a", "--reflink=auto", "--no-target-directory", "--", copy_from, dst, NULL};
 	p->w = sworker_spawn(d, argv, NULL, NULL, copy_done, p, err);
 	if (!p->w) {
 		err_t e2 = NULL;
@@ -604,9 +603,9 @@ static int commit(struct daemon *d, const char *ns, const char *sn_name, const c
 	    store_put(d->store, txn, BUCKET_SNAPSHOTS, ns, nk, rec, STORE_NOOVERWRITE, err) < 0 ||
 	    store_txn_commit(&txn, err) < 0)
 		return -1;
-	events_publish(d->events, ns, "/snapshot/commit",
-		       json_pack("{s:s,s:s,s:s}", "key", key, "name", name, "snapshotter",
-				 sn->name));
+	events_publish(
+	    d->events, ns, "/snapshot/commit",
+	    json_pack("{s:s,s:s,s:s}", "key", key, "name", name, "snapshotter", sn->name));
 	cache_usage_start(d, ns, sn, name, rec_id(rec));
 	return 0;
 }
@@ -617,9 +616,9 @@ int snapshots_commit(struct daemon *d, const char *ns, const char *sn, const cha
 	return commit(d, ns, sn, name, key, NULL, labels, lease, err);
 }
 
-int snapshots_commit_reparent(struct daemon *d, const char *ns, const char *sn,
-			      const char *name, const char *key, const char *parent,
-			      json_t *labels, const char *lease, err_t *err)
+int snapshots_commit_reparent(struct daemon *d, const char *ns, const char *sn, const char *name,
+			      const char *key, const char *parent, json_t *labels,
+			      const char *lease, err_t *err)
 {
 	if (!parent)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "commit onto a parent needs one");
@@ -643,8 +642,8 @@ static json_t *read_rec(struct daemon *d, const char *ns, const char *sn_name, c
 	return rec;
 }
 
-char *snapshots_active_dir(struct daemon *d, const char *ns, const char *sn_name,
-			   const char *key, bool *overlay_whiteouts, err_t *err)
+char *snapshots_active_dir(struct daemon *d, const char *ns, const char *sn_name, const char *key,
+			   bool *overlay_whiteouts, err_t *err)
 {
 	cleanup_txn MDB_txn *txn = NULL;
 	struct snapshotter *sn = NULL;
@@ -714,7 +713,7 @@ json_t *snapshots_list(struct daemon *d, const char *ns, const char *sn_name,
 	if (store_txn_begin(d->store, false, &txn, err) < 0)
 		return NULL;
 	cleanup_free char *prefix = xasprintf("%s/", sn->name);
-	struct list_ctx c = { json_array(), f, prefix };
+	struct list_ctx c = {json_array(), f, prefix};
 	if (store_foreach(d->store, txn, BUCKET_SNAPSHOTS, ns, list_cb, &c, err) < 0) {
 		json_decref(c.out);
 		return NULL;
@@ -808,7 +807,7 @@ static void usage_walk_cb(void *data, int64_t size, int64_t inodes, err_t *werr)
 	struct usage_req *u = data;
 	struct daemon *d = u->ss->d;
 	cleanup_json json_t *usage =
-		json_pack("{s:I,s:I}", "size", (json_int_t)size, "inodes", (json_int_t)inodes);
+	    json_pack("{s:I,s:I}", "size", (json_int_t)size, "inodes", (json_int_t)inodes);
 	u->w = NULL;
 	if (!*werr) {
 		/* cache it on a committed snapshot that is still the same */

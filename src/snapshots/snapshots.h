@@ -85,9 +85,9 @@ int snapshots_commit(struct daemon *d, const char *ns, const char *sn, const cha
  * was prepared without parent, as a child of committed `parent` (parallel
  * layer extraction: each layer in its own empty upper dir, committed in
  * chain order). The layer must hold overlay whiteouts. */
-int snapshots_commit_reparent(struct daemon *d, const char *ns, const char *sn,
-			      const char *name, const char *key, const char *parent,
-			      json_t *labels, const char *lease, err_t *err);
+int snapshots_commit_reparent(struct daemon *d, const char *ns, const char *sn, const char *name,
+			      const char *key, const char *parent, json_t *labels,
+			      const char *lease, err_t *err);
 
 /* The directory to extract a layer into for active `key` (overlay: its
  * upper dir; native: the whole tree), and whether whiteouts must be written
@@ -100,22 +100,21 @@ json_t *snapshots_stat(struct daemon *d, const char *ns, const char *sn, const c
 		       err_t *err);
 json_t *snapshots_mounts(struct daemon *d, const char *ns, const char *sn, const char *key,
 			 err_t *err);
-int snapshots_remove(struct daemon *d, const char *ns, const char *sn, const char *key,
-		     err_t *err);
+int snapshots_remove(struct daemon *d, const char *ns, const char *sn, const char *key, err_t *err);
 struct filter;
 json_t *snapshots_list(struct daemon *d, const char *ns, const char *sn, const struct filter *f,
 		       err_t *err);
 /* Merge a labels patch (null deletes a key); returns the stat object. */
-json_t *snapshots_update_labels(struct daemon *d, const char *ns, const char *sn,
-				const char *key, json_t *patch, err_t *err);
+json_t *snapshots_update_labels(struct daemon *d, const char *ns, const char *sn, const char *key,
+				json_t *patch, err_t *err);
 
 /* {"size","inodes"}: cached for committed snapshots (computed after their
  * commit); otherwise the tree is walked in a worker. Returns 1 with *now set
  * (caller owns) when known at once; 0 when cb runs later (usage borrowed);
  * < 0 on error. */
 typedef void (*snapshots_usage_cb)(void *data, json_t *usage, err_t *err);
-int snapshots_usage(struct daemon *d, const char *ns, const char *sn, const char *key,
-		    json_t **now, snapshots_usage_cb cb, void *data, err_t *err);
+int snapshots_usage(struct daemon *d, const char *ns, const char *sn, const char *key, json_t **now,
+		    snapshots_usage_cb cb, void *data, err_t *err);
 void snapshots_usage_cancel(struct daemon *d, snapshots_usage_cb cb, void *data);
 
 /* ---- for the garbage collector (src/gc) ---------------------------------- */

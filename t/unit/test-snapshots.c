@@ -87,12 +87,12 @@ static void test_overlay_reparent(void)
 	cleanup_free char *dir2 = snapshots_active_dir(&d, "default", "overlayfs", "x2", &ow, &err);
 	ok(dir2 && write_file(dir2, "two", "2"), "write into layer 2, extracted on its own");
 	ok(snapshots_active_dir(&d, "default", "overlayfs", "L1", &ow, &err) == NULL &&
-		   kind_of(err) == E_FAILED_PRECONDITION,
+	       kind_of(err) == E_FAILED_PRECONDITION,
 	   "active_dir of a committed snapshot: failed_precondition");
 	err_free(&err);
 	ok(snapshots_commit_reparent(&d, "default", "overlayfs", "L2", "x2", "nope", NULL, NULL,
 				     &err) < 0 &&
-		   kind_of(err) == E_NOT_FOUND,
+	       kind_of(err) == E_NOT_FOUND,
 	   "reparent onto a missing parent: not_found");
 	err_free(&err);
 	ok(snapshots_commit_reparent(&d, "default", "overlayfs", "L2", "x2", "L1", NULL, NULL,
@@ -107,7 +107,7 @@ static void test_overlay_reparent(void)
 	const char *lower = NULL;
 	size_t i;
 	json_t *o;
-	json_array_foreach (json_object_get(json_array_get(m, 0), "options"), i, o)
+	json_array_foreach(json_object_get(json_array_get(m, 0), "options"), i, o)
 		if (strncmp(json_string_value(o), "lowerdir=", 9) == 0)
 			lower = json_string_value(o) + 9;
 	cleanup_free char *want = NULL;
@@ -118,7 +118,7 @@ static void test_overlay_reparent(void)
 	/* x3 has a parent: it cannot be reparented */
 	ok(snapshots_commit_reparent(&d, "default", "overlayfs", "L3", "x3", "L1", NULL, NULL,
 				     &err) < 0 &&
-		   kind_of(err) == E_FAILED_PRECONDITION,
+	       kind_of(err) == E_FAILED_PRECONDITION,
 	   "reparent of a snapshot with a parent: failed_precondition");
 	err_free(&err);
 }
@@ -140,8 +140,9 @@ static void test_leases(void)
 	       "\"type\":\"snapshots/overlayfs\"}]",
 	       "the key and the name are lease resources");
 	json_decref(res);
-	ok(snapshots_prepare(&d, "default", "overlayfs", "lk2", NULL, NULL, "ghost", &err) == NULL &&
-		   kind_of(err) == E_NOT_FOUND,
+	ok(snapshots_prepare(&d, "default", "overlayfs", "lk2", NULL, NULL, "ghost", &err) ==
+		   NULL &&
+	       kind_of(err) == E_NOT_FOUND,
 	   "an unknown lease: not_found, nothing created");
 	err_free(&err);
 	ok(!snapshots_exists(&d, "default", "overlayfs", "lk2"), "lk2 does not exist");
@@ -160,29 +161,29 @@ static void test_native(void)
 	ok(snapshots_commit(&d, "default", "native", "N1", "n1", NULL, NULL, &err) == 0,
 	   "commit N1");
 	ok(snapshots_commit_reparent(&d, "default", "native", "N2", "n1", "N1", NULL, NULL, &err) <
-			   0 &&
-		   kind_of(err) == E_FAILED_PRECONDITION,
+		   0 &&
+	       kind_of(err) == E_FAILED_PRECONDITION,
 	   "native cannot reparent");
 	err_free(&err);
 	ok(snapshots_prepare(&d, "default", "native", "n2", "N1", NULL, NULL, &err) == NULL &&
-		   kind_of(err) == E_FAILED_PRECONDITION,
+	       kind_of(err) == E_FAILED_PRECONDITION,
 	   "sync prepare with a native parent is refused");
 	err_free(&err);
 	ok(!snapshots_exists(&d, "default", "native", "n2"), "and creates nothing");
 
-	struct prep_res r = { 0 };
+	struct prep_res r = {0};
 	ok(snapshots_prepare_async(&d, "default", "native", "n2", "N1", false, NULL, NULL, prep_cb,
 				   &r, &err) == 0,
 	   "async prepare starts");
 	ok(!r.done, "its callback has not run yet");
-	struct prep_res dup = { 0 };
+	struct prep_res dup = {0};
 	ok(snapshots_prepare_async(&d, "default", "native", "n2", "N1", false, NULL, NULL, prep_cb,
 				   &dup, &err) < 0 &&
-		   kind_of(err) == E_ALREADY_EXISTS,
+	       kind_of(err) == E_ALREADY_EXISTS,
 	   "the same key while the copy runs: already_exists");
 	err_free(&err);
 	ok(snapshots_remove(&d, "default", "native", "N1", &err) < 0 &&
-		   kind_of(err) == E_FAILED_PRECONDITION,
+	       kind_of(err) == E_FAILED_PRECONDITION,
 	   "the parent of a copy in flight cannot be removed");
 	err_free(&err);
 	spin(&r.done);
@@ -191,7 +192,7 @@ static void test_native(void)
 	ok(d2 && exists(d2, "f"), "the child holds a copy of the parent's tree");
 	json_decref(r.mounts);
 
-	struct prep_res c = { 0 };
+	struct prep_res c = {0};
 	ok(snapshots_prepare_async(&d, "default", "native", "n3", "N1", true, NULL, NULL, prep_cb,
 				   &c, &err) == 0,
 	   "async view starts");
@@ -203,7 +204,7 @@ static void test_native(void)
 	ok(snapshots_remove(&d, "default", "native", "N1", &err) < 0, "N1 still has a child (n2)");
 	err_free(&err);
 	ok(snapshots_remove(&d, "default", "native", "n2", &err) == 0 &&
-		   snapshots_remove(&d, "default", "native", "N1", &err) == 0,
+	       snapshots_remove(&d, "default", "native", "N1", &err) == 0,
 	   "then both go");
 }
 
