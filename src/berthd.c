@@ -37,6 +37,7 @@
 #include "metadata/store.h"
 #include "namespaces/namespaces.h"
 #include "remotes/remotes.h"
+#include "snapshots/snapshots.h"
 
 static const char usage[] =
 	"usage: berthd [options]\n"
@@ -351,6 +352,9 @@ int main(int argc, char **argv)
 		die_err(&err);
 	}
 	plugin_set_status("io.berth.remotes.v1", "registry", PLUGIN_OK, NULL);
+	if (snapshots_open(&d, &err) < 0)
+		die_err(&err);
+	plugin_set_status("io.berth.service.v1", "snapshots-service", PLUGIN_OK, NULL);
 	d.gc = gc_new(&d);
 	gc_schedule(d.gc); /* collect what a crash may have left */
 	plugin_set_status("io.berth.gc.v1", "scheduler", PLUGIN_OK, NULL);
@@ -380,6 +384,7 @@ int main(int argc, char **argv)
 	pulls_free(d.pulls);
 	remotes_free(d.remotes); /* after the pulls that own its operations */
 	gc_free(d.gc);
+	snapshots_free(&d); /* its workers' SIGCHLD handlers are in d.children */
 	content_store_free(d.content); /* after the writers' owners */
 	sse_hub_free(d.sse);
 	events_free(d.events);

@@ -9,6 +9,7 @@
 #include "introspection/http.h"
 #include "leases/http.h"
 #include "namespaces/http.h"
+#include "snapshots/http.h"
 
 const struct route *const api_route_tables[] = {
 	introspection_routes,
@@ -17,5 +18,6 @@ const struct route *const api_route_tables[] = {
 	events_routes,
 	images_routes,
 	leases_routes,
+	snapshots_routes,
 	NULL,
 };

@@ -29,6 +29,7 @@ void config_init(struct config *c)
 	c->registry_retries = 3;
 	c->gc_interval = 3600;
 	c->gc_delay = 1;
+	c->snapshotter = xstrdup("overlayfs");
 }
 
 void config_release(struct config *c)
@@ -41,6 +42,7 @@ void config_release(struct config *c)
 	free(c->token_file);
 	free(c->registries);
 	free(c->docker_config);
+	free(c->snapshotter);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -87,6 +89,7 @@ static const struct key {
 	{ "gc_interval", K_SECONDS, offsetof(struct config, gc_interval), 1000,
 	  (uint64_t)7 * 86400 * 1000 },
 	{ "gc_delay", K_SECONDS, offsetof(struct config, gc_delay), 0, 3600 * 1000 },
+	{ "snapshotter", K_STRING, offsetof(struct config, snapshotter) },
 };
 
 static int set_string(char **dst, const char *key, const char *v, bool path, err_t *err)
@@ -191,6 +194,11 @@ int config_validate(const struct config *c, err_t *err)
 	if (c->socket && strlen(c->socket) >= 108)
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "socket path `%s` is longer than 107 bytes", c->socket);
+	if (c->snapshotter && strcmp(c->snapshotter, "overlayfs") != 0 &&
+	    strcmp(c->snapshotter, "native") != 0)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`snapshotter`: unknown snapshotter `%s` (overlayfs, native)",
+				  c->snapshotter);
 	return 0;
 }
 

@@ -43,6 +43,7 @@ struct config {
 	uint64_t registry_retries;    /* retries of a failed registry request */
 	double gc_interval;           /* seconds between timed collections */
 	double gc_delay;              /* seconds after a deletion before collecting */
+	char *snapshotter;            /* default snapshotter: "overlayfs" or "native" */
 };
 
 /* Which fields were set on the command line (they win over the file). */

@@ -22,6 +22,7 @@ struct curl_loop;
 struct remotes;
 struct pulls;
 struct gc;
+struct snapshots;
 
 struct daemon {
 	struct config cfg;
@@ -40,6 +41,7 @@ struct daemon {
 	struct remotes *remotes;       /* registry client (src/remotes) */
 	struct pulls *pulls;           /* pulls in flight (src/images/pull.c) */
 	struct gc *gc;                 /* garbage collector (src/gc) */
+	struct snapshots *snapshots;   /* snapshotters and their metadata (src/snapshots) */
 	char uuid[37];
 	pid_t pid;
 	int64_t started_at_ns;

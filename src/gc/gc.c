@@ -10,6 +10,7 @@
 #include "gc/gc.h"
 #include "leases/leases.h"
 #include "metadata/store.h"
+#include "snapshots/snapshots.h"
 
 /* Blob files removed per loop step. */
 #define FILES_PER_STEP 32
@@ -38,7 +39,7 @@ struct gc {
 	size_t nns, ns_next;
 	char **candidates; /* digests whose last record was removed */
 	size_t ncand, cand_alloc, cand_next;
-	uint64_t removed_content, removed_files, removed_leases;
+	uint64_t removed_content, removed_files, removed_leases, removed_snapshots;
 	int64_t started_ns;
 	struct waiter *waiters;
 	size_t nwaiters, waiters_alloc;
@@ -81,6 +82,7 @@ static void start(struct gc *gc)
 	gc->phase = GC_NAMESPACES;
 	gc->started_ns = time_mono_ns();
 	gc->removed_content = gc->removed_files = gc->removed_leases = 0;
+	gc->removed_snapshots = 0;
 	for (size_t i = 0; i < gc->nwaiters; i++)
 		gc->waiters[i].started = true;
 	if (store_txn_begin(gc->d->store, false, &txn, &err) < 0 ||
@@ -102,6 +104,7 @@ struct mark {
 	const char *ns;
 	MDB_txn *txn;
 	json_t *expired_leases; /* array of ids */
+	json_t *snapshot_roots; /* object: "<snapshotter>/<name>" → true */
 };
 
 static void mark(struct mark *m, const char *digest)
@@ -110,6 +113,12 @@ static void mark(struct mark *m, const char *digest)
 		return;
 	json_object_set_new(m->marked, digest, json_true());
 	json_array_append_new(m->queue, json_string(digest));
+}
+
+static void snapshot_root(struct mark *m, const char *snapshotter, const char *name)
+{
+	cleanup_free char *k = xasprintf("%s/%s", snapshotter, name);
+	json_object_set_new(m->snapshot_roots, k, json_true());
 }
 
 static int content_rec_cb(const char *key, json_t *val, void *data, err_t *err)
@@ -140,8 +149,11 @@ static int lease_cb(const char *key, json_t *val, void *data, err_t *err)
 	json_t *r;
 	json_array_foreach (json_object_get(val, "resources"), i, r) {
 		const char *type = json_get_string(r, "type");
+		const char *rid = json_get_string(r, "id");
 		if (type && strcmp(type, "content") == 0)
-			mark(m, json_get_string(r, "id"));
+			mark(m, rid);
+		else if (type && rid && strncmp(type, "snapshots/", 10) == 0)
+			snapshot_root(m, type + 10, rid);
 	}
 	return 0;
 }
@@ -152,8 +164,9 @@ static void collect_namespace(struct gc *gc, const char *ns)
 	struct daemon *d = gc->d;
 	cleanup_txn MDB_txn *txn = NULL;
 	struct mark m = { json_object(), json_object(), json_array(), time_now_ns(), gc, ns,
-			  NULL, json_array() };
+			  NULL, json_array(), json_object() };
 	json_t *removed = json_array();
+	json_t *removed_snapshots = json_array();
 	if (store_txn_begin(d->store, true, &txn, &err) < 0)
 		goto out;
 	m.txn = txn;
@@ -171,6 +184,11 @@ static void collect_namespace(struct gc *gc, const char *ns)
 			if (strncmp(k, GC_REF_CONTENT_PREFIX, strlen(GC_REF_CONTENT_PREFIX)) == 0 &&
 			    json_is_string(v))
 				mark(&m, json_string_value(v));
+			/* containerd.io/gc.ref.snapshot.<snapshotter>=<name> */
+			if (strncmp(k, GC_REF_SNAPSHOT_PREFIX, strlen(GC_REF_SNAPSHOT_PREFIX)) == 0 &&
+			    json_is_string(v))
+				snapshot_root(&m, k + strlen(GC_REF_SNAPSHOT_PREFIX),
+					      json_string_value(v));
 		}
 	}
 	/* sweep */
@@ -189,8 +207,13 @@ static void collect_namespace(struct gc *gc, const char *ns)
 			goto out;
 		json_array_append_new(removed, json_string(dg));
 	}
+	if (d->snapshots &&
+	    snapshots_gc_sweep(d, txn, ns, m.snapshot_roots, removed_snapshots, &err) < 0)
+		goto out;
 	if (store_txn_commit(&txn, &err) < 0)
 		goto out;
+	gc->removed_snapshots += json_array_size(removed_snapshots);
+	snapshots_gc_removed(d, ns, removed_snapshots);
 	gc->removed_leases += json_array_size(m.expired_leases);
 	gc->removed_content += json_array_size(removed);
 	json_array_foreach (removed, i, idj) {
@@ -205,6 +228,8 @@ out:
 		err_free(&err);
 	}
 	json_decref(removed);
+	json_decref(removed_snapshots);
+	json_decref(m.snapshot_roots);
 	json_decref(m.marked);
 	json_decref(m.records);
 	json_decref(m.queue);
@@ -224,12 +249,14 @@ static int blob_cb(const char *key, json_t *val, void *data, err_t *err)
 static void finish(struct gc *gc)
 {
 	double ms = (double)(time_mono_ns() - gc->started_ns) / 1e6;
-	log_info("garbage collection done", "content=%llu files=%llu leases=%llu duration_ms=%.1f",
+	log_info("garbage collection done",
+		 "content=%llu files=%llu leases=%llu snapshots=%llu duration_ms=%.1f",
 		 (unsigned long long)gc->removed_content, (unsigned long long)gc->removed_files,
-		 (unsigned long long)gc->removed_leases, ms);
+		 (unsigned long long)gc->removed_leases, (unsigned long long)gc->removed_snapshots,
+		 ms);
 	cleanup_json json_t *result = json_pack(
 		"{s:{s:I,s:I,s:I},s:f}", "removed", "content", (json_int_t)gc->removed_content,
-		"snapshots", (json_int_t)0, "leases", (json_int_t)gc->removed_leases, "duration_ms",
+		"snapshots", (json_int_t)gc->removed_snapshots, "leases", (json_int_t)gc->removed_leases, "duration_ms",
 		ms);
 	free_lists(gc);
 	gc->phase = GC_IDLE;
@@ -275,6 +302,10 @@ static void step_cb(evutil_socket_t fd, short what, void *arg)
 				err_free(&err);
 			}
 			gc->phase = GC_FILES;
+			/* snapshot directories without records: one readdir per
+			 * snapshotter, removals in workers */
+			if (gc->d->snapshots)
+				snapshots_cleanup_orphans(gc->d);
 		}
 		break;
 	case GC_FILES:

@@ -3,12 +3,18 @@
  * store (containerd's gc scheduler + metadata collector, reduced).
  *
  * Roots, per namespace: images (their targets), leases that have not
- * expired (their resources), content labelled `containerd.io/gc.root`, and
- * (later issues) containers and snapshots. References: content labels
+ * expired (their resources: content, and snapshots as `snapshots/<sn>`),
+ * content and snapshots labelled `containerd.io/gc.root`, every active
+ * snapshot and view (unlike containerd, which collects those not held by a
+ * lease or a container: here they are a curl user's working state), and
+ * (later issues) containers. References: content labels
  * `containerd.io/gc.ref.content[.<anything>]` name other blobs of the same
- * namespace. Unmarked content records are removed (publishing
- * /content/delete) and a blob file goes once no namespace holds it; expired
- * leases are deleted.
+ * namespace, `containerd.io/gc.ref.snapshot.<snapshotter>` a snapshot; a
+ * kept snapshot keeps its parent chain. Unmarked content records are removed
+ * (publishing /content/delete) and a blob file goes once no namespace holds
+ * it; unmarked committed snapshots lose their record, then their directory
+ * (publishing /snapshot/remove); expired leases are deleted. Snapshot
+ * directories without a record (orphans) are removed at the end.
  *
  * A collection runs on the loop in steps: one namespace per step (mark and
  * sweep in one write transaction, so it is consistent), then blob files in

@@ -27,6 +27,7 @@ static const struct bucket_def {
 	[BUCKET_INGESTS] = { "ingests", true, false },
 	[BUCKET_IMAGES] = { "images", true, true },
 	[BUCKET_LEASES] = { "leases", true, false },
+	[BUCKET_SNAPSHOTS] = { "snapshots", true, true },
 };
 
 const char *store_bucket_name(enum store_bucket b)

@@ -11,7 +11,10 @@
  *   ingests     ns       <ref> → {"key","expected","total","started_at","updated_at"}
  *   images      ns       <name> → {"target","labels","created_at","updated_at"} (holds)
  *   leases      ns       <id> → {"labels","created_at","expires_at","resources":[...]}
- *   (later issues add: snapshots, containers, ...)
+ *   snapshots   ns       "<snapshotter>/<name or key>" → {"kind","parent"?,"id",
+ *                        "labels","created_at","updated_at","usage"?} (holds);
+ *                        id names the directory <root>/snapshots/<snapshotter>/<id>
+ *   (later issues add: containers, ...)
  *
  * Namespaced buckets key their records as "<ns>\0<key>", so a namespace's
  * records are one contiguous range; global buckets use the key as is.
@@ -40,6 +43,7 @@ enum store_bucket {
 	BUCKET_INGESTS,
 	BUCKET_IMAGES,
 	BUCKET_LEASES,
+	BUCKET_SNAPSHOTS,
 	BUCKET_MAX,
 };
 
