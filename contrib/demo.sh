@@ -1,6 +1,8 @@
 #!/bin/sh
 # berth's main job, for now: start berthd on a temporary root, drive it with
-# the berth CLI and with curl (version, namespaces, plugins, events), stop it.
+# the berth CLI and with curl (version, namespaces, plugins, events), pull an
+# image from a loopback registry and unpack it into snapshots, mount its root
+# filesystem, stop it.
 # Usage: contrib/demo.sh [BUILD_DIR]   (default: $BERTH_BUILD_DIR, else ./)
 set -eu
 
@@ -109,8 +111,26 @@ if command -v docker-registry >/dev/null && command -v skopeo >/dev/null &&
 	"$BERTH" images ls
 	step "berth content ls"
 	"$BERTH" content ls
-	step "berth pull 127.0.0.1:$port/demo/busybox:latest   # again: nothing to fetch"
+	step "berth pull 127.0.0.1:$port/demo/busybox:latest   # again: nothing to fetch or unpack"
 	"$BERTH" pull "127.0.0.1:$port/demo/busybox:latest"
+	step "berth snapshots tree   # the layers, unpacked and committed under their chain IDs"
+	"$BERTH" snapshots tree
+	chain=$("$BERTH" --json snapshots ls | python3 -c 'import json,sys
+s=json.load(sys.stdin)["snapshots"]
+parents={x.get("parent") for x in s}
+print([x["name"] for x in s if x["kind"]=="committed" and x["name"] not in parents][0])')
+	step "berth snapshots view demo-view $chain"
+	"$BERTH" snapshots view demo-view "$chain" >/dev/null
+	mkdir -p "$tmp/rootfs"
+	step "berth snapshots mounts demo-view $tmp/rootfs   # prints the mount command"
+	cmd=$("$BERTH" snapshots mounts demo-view "$tmp/rootfs")
+	echo "$cmd"
+	step "sh -c \"\$(berth snapshots mounts ...)\"; ls $tmp/rootfs; $tmp/rootfs/bin/busybox echo hi"
+	sh -c "$cmd"
+	ls "$tmp/rootfs"
+	"$tmp/rootfs/bin/busybox" echo "hello from the unpacked image"
+	umount "$tmp/rootfs"
+	"$BERTH" snapshots rm demo-view
 else
 	echo "(docker-registry, skopeo, umoci or busybox-static missing: no pull shown)"
 fi
