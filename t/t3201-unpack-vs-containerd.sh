@@ -330,6 +330,32 @@ berth_mount () {
 	berth_mounts_="$berth_mounts_ $1"
 }
 
+# The mounting above, checked now with the layers of containerd's own
+# mount of the special image, given in the shape of berth's API: all of
+# them as one overlay (lowerdir only: read-only), the bottom one as a bind
+# mount (what a single-layer view gives). The snapshots stay referenced by
+# the image while they are mounted: containerd's GC leaves them alone.
+test_expect_success CTRD 'berth_mount mounts views given as API.md describes them' '
+	containerd_mount $NS "$REGISTRY/test/special:latest" "$TRASH/c-glue" &&
+	lower=$(awk -v d="$TRASH/c-glue" "\$2 == d { print \$4 }" /proc/self/mounts |
+		tr , "\n" | sed -n "s/^lowerdir=//p") &&
+	test -n "$lower" &&
+	jq -n --arg l "lowerdir=$lower" "{mounts: [{type: \"overlay\", source: \"overlay\", options: [\$l]}]}" >out &&
+	berth_mount "$TRASH/glue" &&
+	grep " $TRASH/glue overlay ro[, ]" /proc/self/mounts &&
+	$MANIFEST glue >glue.manifest &&
+	test_cmp special.containerd glue.manifest &&
+	umount "$TRASH/glue" &&
+	jq -n --arg s "${lower##*:}" "{mounts: [{type: \"bind\", source: \$s, options: [\"ro\", \"rbind\"]}]}" >out &&
+	berth_mount "$TRASH/glue" &&
+	test_path_is_file glue/bin/busybox &&
+	test_path_is_missing glue/special &&
+	test_must_fail touch glue/new 2>err &&
+	grep -i "read-only" err &&
+	umount "$TRASH/glue" &&
+	containerd_unmount $NS "$TRASH/c-glue"
+'
+
 for img in busybox special; do
 	test_expect_success CTRD,BERTH_UNPACK "$img: berth's rootfs equals containerd's" '
 		if test $img != busybox; then
