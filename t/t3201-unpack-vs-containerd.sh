@@ -135,7 +135,7 @@ for img in busybox special; do
 		containerd_pull $NS "$REGISTRY/test/$img:latest" &&
 		chain=$(chain_id $img) &&
 		ctrd -n $NS snapshots --snapshotter overlayfs ls >snaps &&
-		awk -v c="$chain" "\$1 == c && \$3 == \"Committed\" { f = 1 } END { exit !f }" snaps &&
+		awk -v c="$chain" "\$1 == c && \$NF == \"Committed\" { f = 1 } END { exit !f }" snaps &&
 		containerd_mount $NS "$REGISTRY/test/$img:latest" "$TRASH/c-$img" &&
 		$MANIFEST "c-$img" >"$img.containerd" &&
 		containerd_unmount $NS "$TRASH/c-$img" &&
