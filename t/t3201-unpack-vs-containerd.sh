@@ -3,6 +3,8 @@ test_description='unpacked root filesystems: berth against containerd 1.6, path 
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/registry.sh"
 . "$TEST_DIRECTORY/lib/containerd.sh"
+# Test bodies are single-quoted: expanded when they run.
+# shellcheck disable=SC2016
 
 # The same images (busybox and contrib/fixtures/special-image.py's) are
 # pulled with unpacking by a private containerd 1.6 and by berthd; both
@@ -120,10 +122,10 @@ test_expect_success CTRD 'start a registry with the test images, and berthd' '
 
 # chain_id IMAGE: the top chain ID of test/IMAGE's linux/amd64 manifest, from
 # its config's rootfs.diff_ids; the config in IMAGE.config.json.
+# shellcheck disable=SC2046 # one word per diffID
 chain_id () {
 	image_blobs "test/$1" >"$1.blobs" &&
 	registry_curl "/v2/test/$1/blobs/$(head -n 1 "$1.blobs")" >"$1.config.json" &&
-	# shellcheck disable=SC2046 # one word per diffID
 	image_chain_id $(jq -r ".rootfs.diff_ids[]" "$1.config.json")
 }
 

@@ -39,6 +39,9 @@
 #				chainID(Ln) = sha256(chainID(Ln-1) + " " +
 #				diffID(Ln)), as "sha256:HEX" (OCI image-spec).
 
+# Shell code in single quotes is expanded later.
+# shellcheck disable=SC2016
+
 CONTAINERD_SOCK=
 CONTAINERD_PID=
 CONTAINERD_DIR=$TRASH_DIRECTORY/containerd
