@@ -296,13 +296,14 @@ test_expect_success 'test_prereq_why gives a skipped test its reason' '
 	test_set_prereq YEP
 	test_prereq_why YEP "never said"
 	test_expect_success NOPE "one missing prerequisite" "false"
-	test_expect_success NOPE,OTHER "two missing prerequisites" "false"
+	test_expect_success OTHER,NOPE "two missing prerequisites" "false"
 	test_expect_success YEP "a satisfied one" "true"
+	test_expect_success OTHER,YEP "no reason given" "false"
 	test_done
 	EOF
 	printf "%s\n" "ok 1 # skip one missing prerequisite (no frobnicator here (501))" \
-		"ok 2 # skip two missing prerequisites (missing NOPE,OTHER)" \
-		"ok 3 - a satisfied one" 1..3 >expect &&
+		"ok 2 # skip two missing prerequisites (no frobnicator here (501))" \
+		"ok 3 - a satisfied one" "ok 4 # skip no reason given (missing OTHER)" 1..4 >expect &&
 	test_cmp expect why/tap
 '
 

@@ -430,8 +430,8 @@ test_set_prereq () {
 	satisfied_prereq="$satisfied_prereq$1 "
 }
 
-# test_prereq_why NAME REASON: a test skipped for want of NAME (alone)
-# says REASON instead of "missing NAME".
+# test_prereq_why NAME REASON: a test skipped for want of NAME says REASON
+# instead of "missing NAME" (of several missing, the first with a reason).
 test_prereq_why () {
 	case "$1" in
 	*[!A-Z0-9_]* | '') BUG "bad prerequisite name '$1'" ;;
@@ -608,11 +608,18 @@ test_skip_ () {
 	done
 	if test -z "$test_why_" && test -n "$test_prereq"; then
 		if ! test_have_prereq "$test_prereq"; then
-			test_why_="missing $missing_prereq"
-			case "$missing_prereq" in
-			*[!A-Z0-9_]* | '') ;;
-			*) eval "test_why_=\${test_prereq_why_$missing_prereq:-\$test_why_}" ;;
-			esac
+			# the first missing one with a reason gives it
+			test_why_=
+			test_save_ifs_=$IFS
+			IFS=,
+			for test_m_ in $missing_prereq; do
+				case "$test_m_" in
+				*[!A-Z0-9_]* | '') ;;
+				*) test -n "$test_why_" || eval "test_why_=\${test_prereq_why_$test_m_-}" ;;
+				esac
+			done
+			IFS=$test_save_ifs_
+			test -n "$test_why_" || test_why_="missing $missing_prereq"
 		fi
 	fi
 	test -n "$test_why_" || return 1
