@@ -16,6 +16,10 @@ pkgs="build-essential autoconf automake libtool pkg-config git
 	libarchive-dev liblmdb-dev libssl-dev libseccomp-dev"
 # Runtime: OCI runtimes, image tooling and a registry for the tests.
 pkgs="$pkgs runc crun docker-registry skopeo umoci busybox-static"
+# containerd 1.6, to compare unpacked root filesystems and pull times with
+# (t/t3201-unpack-vs-containerd.sh, contrib/bench/pull.sh); zstd writes the
+# zstd layer of the special test image (contrib/fixtures/special-image.py).
+pkgs="$pkgs containerd zstd"
 # Tests and benchmarks (apache2-utils: htpasswd, openssl: the token
 # server's key, for the registry fixtures of t/lib/registry.sh).
 pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc apache2-utils openssl

@@ -290,6 +290,23 @@ test_expect_success 'a passing script exits 0 and removes its trash' '
 	test_path_is_missing passing/trash/passing.out
 '
 
+test_expect_success 'test_prereq_why gives a skipped test its reason' '
+	run_sub_test why <<-\EOF &&
+	test_prereq_why NOPE "no frobnicator here (501)"
+	test_set_prereq YEP
+	test_prereq_why YEP "never said"
+	test_expect_success NOPE "one missing prerequisite" "false"
+	test_expect_success OTHER,NOPE "two missing prerequisites" "false"
+	test_expect_success YEP "a satisfied one" "true"
+	test_expect_success OTHER,YEP "no reason given" "false"
+	test_done
+	EOF
+	printf "%s\n" "ok 1 # skip one missing prerequisite (no frobnicator here (501))" \
+		"ok 2 # skip two missing prerequisites (no frobnicator here (501))" \
+		"ok 3 - a satisfied one" "ok 4 # skip no reason given (missing OTHER)" 1..4 >expect &&
+	test_cmp expect why/tap
+'
+
 test_expect_success 'skip_all skips the whole script' '
 	run_sub_test skipping <<-\EOF &&
 	skip_all="no frobnicator here"

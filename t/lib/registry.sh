@@ -72,8 +72,15 @@
 #	(same layers, config arm64/v8 with IMAGE_PLATFORM=linux/arm64/v8).
 #   big-MB   busybox plus a third layer: big/random.bin, MB MiB of
 #	pseudo-random bytes (made by big_test_image MB).
+#   special  OCI manifest for the host's architecture, four layers (gzip,
+#	gzip, zstd, uncompressed) with every kind of entry an unpacker must
+#	get right: hardlinks, symlinks, setuid/setgid/sticky, odd modes,
+#	xattrs (security.capability too), a fifo, devices, several owners,
+#	mtimes with nanoseconds, whiteouts, an opaque dir, replaced entries
+#	(contrib/fixtures/special-image.py, which lists them; needs zstd:
+#	the SPECIAL_IMAGE prerequisite).
 #
-#   push_image NAME[:TAG] [--from busybox|multi|big-MB] [--format oci|v2s2]
+#   push_image NAME[:TAG] [--from busybox|multi|big-MB|special] [--format oci|v2s2]
 #              [--registry HOST:PORT] [--creds USER:PASS]
 #	skopeo copy (--all for an index) of the image --from (default
 #	busybox) to docker://REGISTRY/NAME:TAG (TAG defaults to latest).
@@ -125,6 +132,7 @@ test_lazy_prereq REGISTRY '
 	command -v jq && command -v curl && command -v "$REGISTRY_PYTHON"
 '
 test_lazy_prereq HTPASSWD 'command -v htpasswd'
+test_lazy_prereq SPECIAL_IMAGE 'test_have_prereq REGISTRY && command -v zstd'
 
 # registry_name_ok_ NAME: NAME is usable in a path.
 registry_name_ok_ () {
@@ -477,14 +485,15 @@ registry_images_dir_ () {
 		return 1
 	}
 	reg_key_=$({
-		cat "$TEST_DIRECTORY/lib/registry.sh" "$REGISTRY_HELPERS/mkimage.py" "$reg_bb_" &&
+		cat "$TEST_DIRECTORY/lib/registry.sh" "$REGISTRY_HELPERS/mkimage.py" \
+			"$SRCDIR/contrib/fixtures/special-image.py" "$reg_bb_" &&
 		umoci --version
 	} | sha256sum | cut -c1-16) || return 1
 	echo "$BERTH_TRASH_ROOT/images/$reg_key_"
 }
 
 # registry_build_ IMAGE: make sure the layout holding IMAGE (busybox,
-# multi, big-MB) is built; print its directory. Built in a temporary
+# multi, big-MB, special) is built; print its directory. Built in a temporary
 # directory renamed into place, under a lock: parallel scripts wait for
 # each other and never see a half-built layout.
 registry_build_ () {
@@ -492,13 +501,14 @@ registry_build_ () {
 	reg_cache_=$(registry_images_dir_) || return 1
 	case "$reg_img_" in
 	busybox | multi) reg_layout_=$reg_cache_/oci ;;
+	special) reg_layout_=$reg_cache_/special ;;
 	big-[0-9]*)
 		case "${reg_img_#big-}" in
 		*[!0-9]*) BUG "image $reg_img_: big-MB wants a number" ;;
 		esac
 		reg_layout_=$reg_cache_/$reg_img_
 		;;
-	*) BUG "unknown test image '$reg_img_' (busybox, multi, big-MB)" ;;
+	*) BUG "unknown test image '$reg_img_' (busybox, multi, big-MB, special)" ;;
 	esac
 	if ! test -f "$reg_layout_/index.json"; then
 		mkdir -p "$reg_cache_" &&
@@ -528,6 +538,12 @@ registry_build_ () {
 
 # registry_build_layout_ IMAGE DIR: build the OCI layout holding IMAGE in DIR.
 registry_build_layout_ () {
+	if test "$1" = special; then
+		"$REGISTRY_PYTHON" "$SRCDIR/contrib/fixtures/special-image.py" \
+			--busybox "$(command -v busybox)" --tag special "$2" &&
+		chmod -R a+rX "$2"
+		return
+	fi
 	reg_created_=2024-01-01T00:00:00Z # mkimage.py's mtime
 	mkdir -p "$2.work" &&
 	"$REGISTRY_PYTHON" "$REGISTRY_HELPERS/mkimage.py" layers "$(command -v busybox)" "$2.work" &&

@@ -430,6 +430,15 @@ test_set_prereq () {
 	satisfied_prereq="$satisfied_prereq$1 "
 }
 
+# test_prereq_why NAME REASON: a test skipped for want of NAME says REASON
+# instead of "missing NAME" (of several missing, the first with a reason).
+test_prereq_why () {
+	case "$1" in
+	*[!A-Z0-9_]* | '') BUG "bad prerequisite name '$1'" ;;
+	esac
+	eval "test_prereq_why_$1=\$2"
+}
+
 # test_lazy_prereq NAME 'script': NAME is satisfied if script succeeds; it
 # runs once, on first use, in a subshell in a scratch directory.
 test_lazy_prereq () {
@@ -598,7 +607,20 @@ test_skip_ () {
 		esac
 	done
 	if test -z "$test_why_" && test -n "$test_prereq"; then
-		test_have_prereq "$test_prereq" || test_why_="missing $missing_prereq"
+		if ! test_have_prereq "$test_prereq"; then
+			# the first missing one with a reason gives it
+			test_why_=
+			test_save_ifs_=$IFS
+			IFS=,
+			for test_m_ in $missing_prereq; do
+				case "$test_m_" in
+				*[!A-Z0-9_]* | '') ;;
+				*) test -n "$test_why_" || eval "test_why_=\${test_prereq_why_$test_m_-}" ;;
+				esac
+			done
+			IFS=$test_save_ifs_
+			test -n "$test_why_" || test_why_="missing $missing_prereq"
+		fi
 	fi
 	test -n "$test_why_" || return 1
 	test_skipped=$((test_skipped + 1))
