@@ -34,7 +34,16 @@ struct extract {
 	char *inbuf;
 	struct pathset created; /* every path this layer wrote, and their parents */
 	err_t raw_err;          /* why raw failed, when the tar reader saw it fail */
+	struct archive_entry *root; /* the layer's "./" entry, applied last */
 };
+
+/* libarchive gives no message for some failures (a gzip stream cut in its
+ * trailer) */
+static const char *archive_msg(struct archive *a)
+{
+	const char *m = archive_error_string(a);
+	return m ? m : "truncated or corrupt stream";
+}
 
 static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 {
@@ -68,7 +77,7 @@ static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
 		return 0;
 	if (r < ARCHIVE_WARN) {
 		make_error(&x->raw_err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-			   archive_error_string(x->raw));
+			   archive_msg(x->raw));
 		archive_set_error(a, EIO, "%s", x->raw_err->msg);
 		return -1;
 	}
@@ -90,7 +99,7 @@ static int drain(struct extract *x, err_t *err)
 	}
 	if (r != ARCHIVE_EOF)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-				  archive_error_string(x->raw));
+				  archive_msg(x->raw));
 	return 0;
 }
 
@@ -268,10 +277,10 @@ static int copy_data(struct extract *x, const char *entry, err_t *err)
 			return 0;
 		if (r < ARCHIVE_WARN)
 			return make_error(err, x->raw_err ? x->raw_err->kind : E_INVALID_ARGUMENT, 0,
-					  "entry `%s`: %s", entry, archive_error_string(x->tar));
+					  "entry `%s`: %s", entry, archive_msg(x->tar));
 		if (archive_write_data_block(x->disk, buf, size, off) < ARCHIVE_WARN)
 			return make_error(err, E_INTERNAL, archive_errno(x->disk), "entry `%s`: %s",
-					  entry, archive_error_string(x->disk));
+					  entry, archive_msg(x->disk));
 	}
 }
 
@@ -312,7 +321,19 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 					  entry, hl);
 		archive_entry_set_hardlink(e, link);
 	}
-	archive_entry_set_pathname(e, *path ? path : ".");
+	if (!*path) {
+		/* the root: libarchive would not restore its times (its
+		 * children change them); apply_root() does, at the end */
+		if (archive_entry_filetype(e) != AE_IFDIR)
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "entry `%s`: the root is not a directory", entry);
+		filter_xattrs(e);
+		if (x->root)
+			archive_entry_free(x->root);
+		x->root = archive_entry_clone(e);
+		return 0;
+	}
+	archive_entry_set_pathname(e, path);
 
 	/* as containerd: atime is the later of the header's atime and mtime */
 	if (!archive_entry_atime_is_set(e) ||
@@ -323,7 +344,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 	filter_xattrs(e);
 
 	/* what replaces a directory removes it first (libarchive would rmdir) */
-	if (*path && archive_entry_filetype(e) != AE_IFDIR &&
+	if (archive_entry_filetype(e) != AE_IFDIR &&
 	    (x->o->whiteouts == DIFF_WHITEOUTS_DELETE ||
 	     pathset_has(&x->created, path, strlen(path)))) {
 		struct stat st;
@@ -335,14 +356,45 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 	int r = archive_write_header(x->disk, e);
 	if (r < ARCHIVE_WARN)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "entry `%s`: %s", entry,
-				  archive_error_string(x->disk));
-	if (*path)
-		pathset_add_with_parents(&x->created, path);
+				  archive_msg(x->disk));
+	pathset_add_with_parents(&x->created, path);
 	if (archive_entry_size(e) > 0 && copy_data(x, entry, err) < 0)
 		return -1;
 	if (archive_write_finish_entry(x->disk) < ARCHIVE_WARN)
 		return make_error(err, E_INTERNAL, archive_errno(x->disk), "entry `%s`: %s", entry,
-				  archive_error_string(x->disk));
+				  archive_msg(x->disk));
+	return 0;
+}
+
+/* The root entry's owner, mode, xattrs and times, after everything else. */
+static int apply_root(struct extract *x, err_t *err)
+{
+	struct archive_entry *e = x->root;
+	if (!e)
+		return 0;
+	if (lchown("/", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
+	    chmod("/", archive_entry_mode(e) & 07777) < 0)
+		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's owner and mode",
+				  archive_entry_pathname(e));
+	const char *name;
+	const void *value;
+	size_t size;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+		if (lsetxattr("/", name, value, size, 0) < 0)
+			return make_error(err, E_INTERNAL, errno, "entry `%s`: set xattr `%s`",
+					  archive_entry_pathname(e), name);
+	struct timespec ts[2] = {
+		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
+		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
+	};
+	if (archive_entry_atime_is_set(e) &&
+	    (archive_entry_atime(e) > ts[0].tv_sec ||
+	     (archive_entry_atime(e) == ts[0].tv_sec && archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
+		ts[0] = (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) };
+	if (utimensat(AT_FDCWD, "/", ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's times",
+				  archive_entry_pathname(e));
 	return 0;
 }
 
@@ -357,7 +409,7 @@ static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
 			if (x->raw_err)
 				return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
 			return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-					  archive_error_string(x->tar));
+					  archive_msg(x->tar));
 		}
 		x->entries++;
 		if (extract_entry(x, e, err) < 0)
@@ -367,7 +419,9 @@ static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
 		return -1;
 	if (archive_write_close(x->disk) < ARCHIVE_WARN)
 		return make_error(err, E_INTERNAL, archive_errno(x->disk), "finish the layer: %s",
-				  archive_error_string(x->disk));
+				  archive_msg(x->disk));
+	if (apply_root(x, err) < 0)
+		return -1;
 	hasher_final(x->hash, out);
 	if (x->o->expected_diff_id && strcmp(out, x->o->expected_diff_id) != 0)
 		return make_error(err, E_INVALID_ARGUMENT, 0,
@@ -399,7 +453,7 @@ static int open_archives(struct extract *x, err_t *err)
 	    archive_read_support_format_raw(x->raw) != ARCHIVE_OK ||
 	    archive_read_support_format_tar(x->tar) != ARCHIVE_OK)
 		return make_error(err, E_INTERNAL, 0, "libarchive: %s",
-				  archive_error_string(x->raw));
+				  archive_msg(x->raw));
 	archive_write_disk_set_options(x->disk, DISK_FLAGS);
 	return 0;
 }
@@ -410,12 +464,12 @@ static int start_reading(struct extract *x, err_t *err)
 	if (archive_read_open2(x->raw, x, NULL, input_read_cb, NULL, NULL) != ARCHIVE_OK ||
 	    archive_read_next_header(x->raw, &e) != ARCHIVE_OK)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_error_string(x->raw));
+				  archive_msg(x->raw));
 	if (archive_read_open2(x->tar, x, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
 		if (x->raw_err)
 			return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
 		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_error_string(x->tar));
+				  archive_msg(x->tar));
 	}
 	return 0;
 }

@@ -110,6 +110,10 @@ static void pump_cb(evutil_socket_t fd, short what, void *arg)
 				perror("diff-apply: read stdin");
 			c->eof = true;
 			diff_job_close_input(j);
+			if (c->stopped) { /* all of it fitted: the worker never blocked us */
+				kill(diff_job_pid(j), SIGCONT);
+				c->stopped = false;
+			}
 			return;
 		}
 		err_t err = NULL;
