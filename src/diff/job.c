@@ -327,9 +327,11 @@ static int high_fd(int fd)
 
 /* In the child, never returns: rebuild fds 0..3, close every other one,
  * reset signals, then confine and extract. */
-static void child(const struct worker_opts *o, int in, int status, int err, int root)
+static void child(const struct worker_opts *o, pid_t parent, int in, int status, int err, int root)
 {
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	/* berthd gone (even before this line ran): so is the worker */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(125);
 	sigset_t all;
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
@@ -407,9 +409,10 @@ struct diff_job *diff_apply_start(struct daemon *d, const struct diff_apply_opts
 	struct worker_opts wo = { .whiteouts = o->whiteouts,
 				  .expected_diff_id = o->expected_diff_id,
 				  .input_is_file = o->src_fd >= 0 };
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		child(&wo, in[0], st[1], se[1], root);
+		child(&wo, parent, in[0], st[1], se[1], root);
 	int fork_errno = errno;
 	close_fd(&in[0]);
 	close_fd(&st[1]);
