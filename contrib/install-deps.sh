@@ -23,7 +23,7 @@ pkgs="$pkgs containerd zstd"
 # Tests and benchmarks (apache2-utils: htpasswd, openssl: the token
 # server's key, for the registry fixtures of t/lib/registry.sh).
 pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc apache2-utils openssl
-	clang llvm libclang-rt-14-dev wrk hyperfine valgrind"
+	clang llvm libclang-rt-14-dev wrk hyperfine valgrind zstd attr"
 # The API conformance test validates responses with an npm package; use the
 # machine's Node.js when it has one, else Debian's.
 command -v npm >/dev/null 2>&1 || pkgs="$pkgs nodejs npm"

@@ -355,6 +355,7 @@ int main(int argc, char **argv)
 	if (snapshots_open(&d, &err) < 0)
 		die_err(&err);
 	plugin_set_status("io.berth.service.v1", "snapshots-service", PLUGIN_OK, NULL);
+	plugin_set_status("io.berth.diff.v1", "walking", PLUGIN_OK, NULL);
 	d.gc = gc_new(&d);
 	gc_schedule(d.gc); /* collect what a crash may have left */
 	plugin_set_status("io.berth.gc.v1", "scheduler", PLUGIN_OK, NULL);

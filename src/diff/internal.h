@@ -1,0 +1,65 @@
+/*
+ * diff internals: the worker's side (extract.c, confine.c) and the pure
+ * helpers it uses (path.c: entry path cleaning, whiteout names, a path set).
+ * The worker runs in a forked child of berthd: it touches none of the
+ * parent's loop, LMDB or HTTP state.
+ */
+#ifndef BERTH_DIFF_INTERNAL_H
+#define BERTH_DIFF_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diff/diff.h"
+
+/* The worker's file descriptors after confine_fds(). */
+#define WORKER_FD_INPUT 0  /* layer bytes: a pipe, or the blob (pread) */
+#define WORKER_FD_STATUS 1 /* one JSON line: the result or the error */
+#define WORKER_FD_STDERR 2
+#define WORKER_FD_ROOT 3   /* the target directory, until chroot */
+
+struct worker_opts {
+	enum diff_whiteouts whiteouts;
+	const char *expected_diff_id;
+	bool input_is_file; /* pread from offset 0, else read a pipe */
+};
+
+/* In the child: chroot into WORKER_FD_ROOT, no_new_privs, seccomp. Returns
+ * -1 with *err set. */
+int confine_worker(err_t *err);
+/* In the child, after confine_worker: try syscalls the filter must refuse
+ * and fail with a message listing what each returned (BERTH_TEST_DIFF_PROBE). */
+void confine_probe(err_t *err);
+/* In the child: extract fd 0 into "/" and print the result on fd 1; never
+ * returns. */
+void worker_main(const struct worker_opts *o) __attribute__((noreturn));
+
+/* Clean a tar entry path in place: drop "./" components, repeated and
+ * trailing '/'. The root itself becomes "". Returns NULL on success, else a
+ * reason ("is an absolute path", "contains `..`", "is empty"). */
+const char *diff_path_clean(char *path);
+
+enum whiteout_kind {
+	WHITEOUT_NONE,   /* an ordinary entry */
+	WHITEOUT_FILE,   /* dir/.wh.name: name was deleted */
+	WHITEOUT_OPAQUE, /* dir/.wh..wh..opq: dir hides its lower layers */
+	WHITEOUT_META,   /* dir/.wh..wh.*: other reserved names (aufs), skipped */
+	WHITEOUT_BAD,    /* .wh. naming nothing usable (".wh.", ".wh..") */
+};
+/* Classify a cleaned path; *dirlen is the length of its directory part
+ * (0 at the root, without the trailing '/'), *name the deleted name for
+ * WHITEOUT_FILE. */
+enum whiteout_kind diff_whiteout_parse(const char *clean, size_t *dirlen, const char **name);
+
+/* A set of cleaned paths (open addressing, FNV-1a). */
+struct pathset {
+	char **slots;
+	size_t n, cap;
+};
+void pathset_release(struct pathset *s);
+bool pathset_has(const struct pathset *s, const char *path, size_t len);
+/* Add path and each of its parent directories. */
+void pathset_add_with_parents(struct pathset *s, const char *path);
+
+#endif
