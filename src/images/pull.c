@@ -421,6 +421,7 @@ static int unpack_begin(struct pull_job *job)
 /* ---- blobs ------------------------------------------------------------------ */
 
 static size_t tee_layer(const struct fetch *f);
+static void tee_stop(struct fetch *f);
 
 static void task_done(struct task *t, const char *status)
 {
