@@ -139,7 +139,7 @@ static void commit_ready(struct unpacker *u)
 			/* another pull committed this chain meanwhile: use it */
 			layer_drop_snapshot(l);
 			rc = 0;
-		} else if (u->parallel) {
+		} else if (u->parallel && parent) {
 			rc = snapshots_commit_reparent(u->d, u->ns, u->sn, l->chain, l->key, parent,
 						       NULL, u->lease, &err);
 		} else {

@@ -132,7 +132,8 @@ def main():
         g = gz(t1)
         layers = [(t1, g[: len(g) // 2], MT_GZIP)]
     elif kind == "garbage":
-        t1 = tar_of(base)
+        # a diff_id of its own: a chain unpacked already would be skipped
+        t1 = tar_of(base + [("marker", "file", os.urandom(16))])
         layers = [(t1, os.urandom(4096), MT_GZIP)]
     elif kind == "traversal":
         t1 = tar_of(base)
