@@ -16,8 +16,7 @@ test_description='unpacked root filesystems: berth against containerd 1.6, path 
 # overlayfs snapshotter named by their chain IDs; a view of the top one
 # (POST .../snapshotters/overlayfs/snapshots {"key","parent","kind":"view"})
 # gives the mounts of the image's root filesystem. busybox is pulled through
-# the API, the special image with `berth pull`, which unpacks by default. While berth answers a
-# pull with unpacking 501 (not implemented), its half skips, saying so.
+# the API, the special image with `berth pull`, which unpacks by default.
 
 MANIFEST="$REGISTRY_PYTHON $TEST_DIRECTORY/helpers/rootfs-manifest"
 NS=default
@@ -310,23 +309,12 @@ test_expect_success CTRD 'the special image as containerd unpacks it: every spec
 # ---------------------------------------------------------------------------
 # berth's side.
 
-test_expect_success CTRD 'berth pulls busybox with unpack, or answers 501 (cannot yet)' '
+test_expect_success CTRD 'berth pulls busybox with unpack' '
 	jq -n --arg r "$REGISTRY/test/busybox:latest" "{ref: \$r, unpack: true, plain_http: true}" >body &&
 	api POST /v1/namespaces/$NS/images/pull -H "Content-Type: application/json" -d @body &&
-	case "$(cat status)" in
-	501)
-		jq -e ".error.code == \"not_implemented\"" out &&
-		test_prereq_why BERTH_UNPACK "berth cannot unpack yet (501)" &&
-		say "berth answers a pull with unpack 501: the comparison with containerd skips"
-		;;
-	200)
-		tail -n 1 out | jq -e ".status == \"done\"" &&
-		test_set_prereq BERTH_UNPACK
-		;;
-	*)
-		echo "pull with unpack: HTTP $(cat status)" >&2 && cat out >&2 && false
-		;;
-	esac
+	test "$(cat status)" = 200 &&
+	tail -n 1 out | jq -e ".status == \"done\"" &&
+	test_set_prereq BERTH_UNPACK
 '
 
 # berth_mounts_: the directories berth_mount mounted, still mounted
