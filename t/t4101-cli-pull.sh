@@ -63,8 +63,14 @@ test_expect_success 'pull prints one line per state change when not on a termina
 	while read -r b; do
 		grep "^$b downloading [0-9.]* [KM]*i*B$" out &&
 		grep "^$b done [0-9.]* [KM]*i*B$" out &&
-		test $(grep -c "^$b " out) -le 3 || return 1
+		test $(grep -c "^$b " out) -le 6 || return 1
 	done <blobs &&
+	tail -n +2 blobs >layers &&
+	while read -r b; do
+		grep "^$b extracting$" out &&
+		grep "^$b unpacked sha256:[0-9a-f]\{64\}$" out || return 1
+	done <layers &&
+	grep "^unpacked overlayfs sha256:[0-9a-f]\{64\}$" out &&
 	grep "^elapsed: [0-9.]*s  total: .* (.*/s)$" out &&
 	tail -n1 out >last &&
 	echo "$ref $digest" >expect && test_cmp expect last

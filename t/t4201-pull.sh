@@ -112,13 +112,15 @@ test_expect_success 'a missing tag: not_found, nothing recorded' '
 	api GET "$NS/images/$R0%2Ftest%2Fbusybox%3Anope" && test "$(cat status)" = 404
 '
 
-test_expect_success 'bad requests are ordinary 400 answers; unpack is 501 for now' '
+test_expect_success 'bad requests are ordinary 400 answers' '
 	api POST $NS/images/pull -d "{\"ref\":\"Bad Ref\"}" && test "$(cat status)" = 400 &&
 	api POST $NS/images/pull -d "{}" && test "$(cat status)" = 400 &&
 	api POST $NS/images/pull -d "{\"ref\":\"x\",\"platform\":\"a/b/c/d\"}" && test "$(cat status)" = 400 &&
 	api POST $NS/images/pull -d "{\"ref\":\"x\",\"auth\":{\"username\":\"u\"}}" && test "$(cat status)" = 400 &&
 	api POST $NS/images/pull -d "{\"ref\":\"x\",\"bogus\":1}" && test "$(cat status)" = 400 &&
-	api POST $NS/images/pull -d "{\"ref\":\"x\",\"unpack\":true}" && test "$(cat status)" = 501
+	api POST $NS/images/pull -d "{\"ref\":\"x\",\"unpack\":1}" && test "$(cat status)" = 400 &&
+	api POST $NS/images/pull -d "{\"ref\":\"x\",\"snapshotter\":\"nosuch\"}" && test "$(cat status)" = 400 &&
+	jq -e ".error.message | test(\"nosuch\")" out
 '
 
 test_expect_success 'SSE progress with Accept: text/event-stream' '

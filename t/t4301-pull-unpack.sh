@@ -195,6 +195,24 @@ test_expect_success 'hostile layers fail, touch nothing outside the snapshot' '
 	! grep "$TRASH/root/snapshots" /proc/mounts
 '
 
+test_expect_success 'a download cut mid-layer resumes; the streamed unpack stays right' '
+	big=$(image_blobs test/big | tail -n1) &&
+	start_proxy cutting --name cut --upstream "$R0" --digest "$big" --mode cut --after 37% &&
+	C=$(proxy_addr cut) &&
+	pull_ok "$C/test/big" &&
+	grep "GET /v2/test/big/blobs/$big range=bytes=[1-9]" "$REGISTRY_FIXTURES/proxy-cut/requests.log" &&
+	bigchain=$(chain_of test/big) &&
+	grep "\"status\":\"unpacked\",\"snapshotter\":\"overlayfs\",\"chain_id\":\"$bigchain\"" out &&
+	mount_view overlayfs bv "$bigchain" "$TRASH/bmnt" &&
+	test_when_finished "umount \"$TRASH/bmnt\" 2>/dev/null; :" &&
+	test "$(stat -c %s "$TRASH/bmnt/big/random.bin")" = $((16 * 1024 * 1024)) &&
+	unmount_view overlayfs "$TRASH/bmnt" bv &&
+	no_active overlayfs &&
+	api DELETE "$NS/images/$C%2Ftest%2Fbig%3Alatest?sync=true" &&
+	api GET "$SN/overlayfs/snapshots/$bigchain" && test "$(cat status)" = 404 &&
+	stop_proxy cut
+'
+
 test_expect_success 'kill -9 mid-unpack: no half snapshot left, the pull can be repeated' '
 	start_proxy cutting --name slow --upstream "$R0" --digest "$(image_blobs test/big | tail -n1)" \
 		--mode stall --stall 30 --after 50% &&

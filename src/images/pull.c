@@ -63,6 +63,7 @@ struct fetch {
 	struct task *owner;   /* the task that started it (its labels, its pull's creds) */
 	struct task *waiters; /* every task waiting on it, owner included */
 	struct task *tee;     /* the task whose unpacker gets the bytes too, if any */
+	struct buf tee_held;  /* taken from the transfer, not yet by the unpacker */
 	struct fetch *next;
 };
 
@@ -476,6 +477,7 @@ static void fetch_free(struct fetch *f)
 		content_writer_close(f->w);
 	if (f->tee)
 		tee_stop(f);
+	buf_release(&f->tee_held);
 	while (f->waiters)
 		task_leave_fetch(f->waiters);
 	free(f->ns);
@@ -489,7 +491,11 @@ static void fetch_finish(struct fetch *f, err_t *err)
 	struct task *waiters = f->waiters;
 	f->waiters = NULL;
 	f->owner = NULL;
-	if (f->tee) {
+	if (f->tee && f->tee_held.len) {
+		/* the transfer ended with bytes the worker has not taken: extract
+		 * the layer from the stored blob instead */
+		tee_stop(f);
+	} else if (f->tee) {
 		/* the stream ends with the blob: unpacker_blob_ready (task_done)
 		 * closes it, fetch_free must not abandon it */
 		unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), NULL, NULL);
@@ -555,13 +561,46 @@ static void tee_stop(struct fetch *f)
 	struct unpacker *u = f->tee->job->unpacker;
 	size_t i = tee_layer(f);
 	f->tee = NULL;
+	buf_release(&f->tee_held);
 	unpacker_stream_on_space(u, i, NULL, NULL);
 	unpacker_stream_abandon(u, i);
 }
 
+/* Give the unpacker what it takes of the held bytes; true when none are
+ * left. */
+static bool tee_drain(struct fetch *f, err_t *err, int *rc)
+{
+	struct unpacker *u = f->tee->job->unpacker;
+	size_t i = tee_layer(f);
+	*rc = 0;
+	size_t n = unpacker_stream_space(u, i);
+	if (n > f->tee_held.len)
+		n = f->tee_held.len;
+	if (n && unpacker_stream_write(u, i, f->tee_held.data, n, err) < 0) {
+		*rc = -1;
+		return false;
+	}
+	buf_consume(&f->tee_held, n);
+	return f->tee_held.len == 0;
+}
+
+/* The unpacker has room again: hand it the held bytes, then let the
+ * transfer go on. */
 static void tee_space(void *data)
 {
 	struct fetch *f = data;
+	err_t err = NULL;
+	int rc;
+	if (!f->tee)
+		return;
+	if (!tee_drain(f, &err, &rc)) {
+		if (rc < 0) {
+			err_free(&err); /* the worker failed: its job fails the pull */
+			return;
+		}
+		unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), tee_space, f);
+		return;
+	}
 	if (f->op)
 		remote_op_resume(f->op);
 }
@@ -581,20 +620,21 @@ static int sink_start(void *data, uint64_t offset, err_t *err)
 static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 {
 	struct fetch *f = data;
-	if (f->tee) {
-		/* backpressure: a slow worker pauses the transfer */
-		struct unpacker *u = f->tee->job->unpacker;
-		size_t i = tee_layer(f);
-		if (unpacker_stream_space(u, i) < len) {
-			unpacker_stream_on_space(u, i, tee_space, f);
-			return 1;
-		}
-		if (content_writer_write(f->w, buf, len, err) < 0)
-			return -1;
-		if (unpacker_stream_write(u, i, buf, len, err) < 0)
-			return -1;
-	} else if (content_writer_write(f->w, buf, len, err) < 0) {
+	int paused = 0;
+	if (content_writer_write(f->w, buf, len, err) < 0)
 		return -1;
+	if (f->tee) {
+		/* backpressure: what the worker cannot take now is held, and the
+		 * transfer pauses until it has room (returning 1 pauses after these
+		 * bytes, which the transfer counts as taken) */
+		buf_add(&f->tee_held, buf, len);
+		int rc;
+		if (!tee_drain(f, err, &rc)) {
+			if (rc < 0)
+				return -1;
+			unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), tee_space, f);
+			paused = 1;
+		}
 	}
 	int64_t now = time_mono_ns();
 	uint64_t off = content_writer_offset(f->w);
@@ -604,7 +644,7 @@ static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 		t->last_progress_ns = now;
 		emit_blob(t->job, "downloading", f->digest, off, f->size, true);
 	}
-	return 0;
+	return paused;
 }
 
 static uint64_t sink_offset(void *data)
