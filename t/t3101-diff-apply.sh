@@ -135,9 +135,9 @@ test_expect_success 'a truncated gzip stream fails the layer (mid-stream, in the
 	truncate_to big.tar.gz $((size - 4)) &&
 	mkdir root-trunc &&
 	apply_fails root-trunc trunc-$((size / 2)).big.tar.gz &&
-	test_grep "error invalid_argument apply layer: .*: decompress the layer: truncated gzip input$" err-line &&
+	test_grep "error invalid_argument apply layer: decompress the layer: truncated gzip input$" err-line &&
 	apply_fails root-trunc trunc-$((size - 4)).big.tar.gz &&
-	test_grep "error invalid_argument apply layer: entry .blob3.: decompress the layer: truncated or corrupt stream$" err-line
+	test_grep "error invalid_argument apply layer: decompress the layer: truncated or corrupt stream$" err-line
 '
 
 test_expect_success 'a truncated zstd stream and a truncated tar fail the layer' '
@@ -277,8 +277,14 @@ test_expect_success 'the worker is confined: socket, chroot, mount, unshare, exe
 	test_grep "confinement probe: socket=EPERM chroot=EPERM mount=EPERM unshare=EPERM execve=EPERM fork=EPERM prctl=EPERM stat_proc=No such file or directory$" probe
 '
 
+# confined PID: the process has a seccomp filter and no_new_privs.
+confined () {
+	grep "^Seccomp:[[:space:]]*2$" /proc/$1/status &&
+	grep "^NoNewPrivs:[[:space:]]*1$" /proc/$1/status
+}
+
 # worker_paused DIR: a worker with a stdin that stays open and empty; sets
-# $helper and $worker.
+# $helper, $worker (the decompressor) and $extractor (its child).
 worker_paused () {
 	rm -f fifo && mkfifo fifo &&
 	{ "$APPLY" --stdin --print-pid "$1" <fifo >paused-out 2>paused-err & } &&
@@ -286,28 +292,47 @@ worker_paused () {
 	exec 9>fifo &&
 	test_wait_for 20 grep -q "^pid " paused-err &&
 	worker=$(sed -n "s/^pid //p" paused-err) &&
-	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$worker/status
+	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$worker/status &&
+	extractor=$(tr -d " " </proc/$worker/task/$worker/children) &&
+	test -n "$extractor" &&
+	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$extractor/status
 }
 
-test_expect_success 'a running worker: seccomp filter, no_new_privs, rooted in its directory' '
+test_expect_success 'a running worker: both processes filtered, no_new_privs, rooted in the directory' '
 	mkdir root-paused &&
 	worker_paused root-paused &&
-	grep "^NoNewPrivs:[[:space:]]*1$" /proc/$worker/status &&
+	confined $worker &&
+	confined $extractor &&
 	test "$(readlink /proc/$worker/root)" = "$PWD/root-paused" &&
-	ls -l /proc/$worker/fd >fds &&
-	test "$(ls /proc/$worker/fd | sort -n | tr "\n" " ")" = "0 1 2 " &&
+	test "$(readlink /proc/$extractor/root)" = "$PWD/root-paused" &&
+	test "$(ls /proc/$extractor/fd | sort -n | tr "\n" " ")" = "0 1 2 " &&
+	ls /proc/$worker/fd >worker-fds &&
+	test_line_count = 5 worker-fds &&
+	for fd in $(cat worker-fds); do
+		readlink /proc/$worker/fd/$fd | grep "^pipe:" || return 1
+	done &&
 	exec 9>&- &&
 	test_expect_code 1 wait $helper &&
 	test_grep "error invalid_argument" paused-out
 '
 
-test_expect_success 'a worker killed mid-layer is reported with its signal' '
+test_expect_success 'a worker killed mid-layer is reported with its signal, its extractor dies too' '
 	mkdir root-killed &&
 	worker_paused root-killed &&
 	kill -9 $worker &&
 	exec 9>&- &&
 	test_expect_code 1 wait $helper &&
-	test_grep "error internal apply layer: unpack worker $worker killed by signal 9" paused-out
+	test_grep "error internal apply layer: unpack worker $worker killed by signal 9" paused-out &&
+	test_wait_for 20 test_must_fail kill -0 $extractor 2>/dev/null
+'
+
+test_expect_success 'an extractor killed mid-layer fails the layer with its signal' '
+	mkdir root-killed2 &&
+	worker_paused root-killed2 &&
+	kill -9 $extractor &&
+	exec 9>&- &&
+	test_expect_code 1 wait $helper &&
+	test_grep "error internal apply layer: layer extractor killed by signal 9" paused-out
 '
 
 test_expect_success 'cancel kills the worker and done never fires' '

@@ -2,9 +2,12 @@
  * diff: apply one layer (tar, tar+gzip, tar+zstd; OCI or Docker media
  * types) onto a directory, in a confined worker process.
  *
- * diff_apply_start() forks a worker (no exec) that chroots into o->dir, sets
- * no_new_privs, installs a seccomp allow-list and extracts with libarchive,
- * hashing the uncompressed stream (the diffID) as it goes. OCI whiteouts
+ * diff_apply_start() forks a worker (no exec): it decompresses and hashes
+ * the stream (the diffID) and pipes it to its own child, the extractor,
+ * which writes the files with libarchive, so that the two run on two cores.
+ * Both chroot into o->dir, set no_new_privs and install a seccomp allow-list
+ * (no sockets, no exec, no fork, no mount, no chroot) before they read a
+ * byte of the layer; a layer entry can name nothing outside the directory. OCI whiteouts
  * become overlay whiteouts (DIFF_WHITEOUTS_OVERLAY: 0/0 character devices,
  * `trusted.overlay.opaque=y`) or deletions (DIFF_WHITEOUTS_DELETE: the
  * directory holds the parent's full tree). Before reporting success the

@@ -25,21 +25,17 @@
 
 struct extract {
 	const struct worker_opts *o;
-	struct archive *raw;  /* the input, decompressed (format raw) */
-	struct archive *tar;  /* reads raw's data blocks as a tar */
+	struct archive *tar;  /* the uncompressed stream, from the decompressor */
 	struct archive *disk; /* archive_write_disk into "/" (the chroot) */
-	struct hasher *hash;
-	uint64_t tar_size, entries;
-	off_t in_off;
+	uint64_t entries;
 	char *inbuf;
 	struct pathset created; /* every path this layer wrote, and their parents */
-	err_t raw_err;          /* why raw failed, when the tar reader saw it fail */
 	struct archive_entry *root; /* the layer's "./" entry, applied last */
 };
 
 /* libarchive gives no message for some failures (a gzip stream cut in its
  * trailer) */
-static const char *archive_msg(struct archive *a)
+const char *archive_msg(struct archive *a)
 {
 	const char *m = archive_error_string(a);
 	return m ? m : "truncated or corrupt stream";
@@ -49,58 +45,25 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 {
 	struct extract *x = data;
 	for (;;) {
-		ssize_t n = x->o->input_is_file
-				    ? pread(WORKER_FD_INPUT, x->inbuf, READ_BLOCK, x->in_off)
-				    : read(WORKER_FD_INPUT, x->inbuf, READ_BLOCK);
+		ssize_t n = read(WORKER_FD_INPUT, x->inbuf, READ_BLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			archive_set_error(a, errno, "read the layer");
 			return -1;
 		}
-		x->in_off += n;
 		*buf = x->inbuf;
 		return n;
 	}
 }
 
-/* The tar reader's input: raw's data blocks, hashed on the way (the diffID
- * is the digest of exactly the bytes the tar reader is given, plus what
- * follows its end marker, see drain()). */
-static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
+/* Read what follows the tar's end marker, so that the decompressor can
+ * hash and hand over the whole stream. */
+static void drain(void)
 {
-	struct extract *x = data;
-	size_t size;
-	la_int64_t off;
-	int r = archive_read_data_block(x->raw, buf, &size, &off);
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r < ARCHIVE_WARN) {
-		make_error(&x->raw_err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-			   archive_msg(x->raw));
-		archive_set_error(a, EIO, "%s", x->raw_err->msg);
-		return -1;
-	}
-	hasher_update(x->hash, *buf, size);
-	x->tar_size += size;
-	return (la_ssize_t)size;
-}
-
-static int drain(struct extract *x, err_t *err)
-{
-	const void *buf;
-	size_t size;
-	la_int64_t off;
-	int r;
-	while ((r = archive_read_data_block(x->raw, &buf, &size, &off)) == ARCHIVE_OK ||
-	       r == ARCHIVE_WARN) {
-		hasher_update(x->hash, buf, size);
-		x->tar_size += size;
-	}
-	if (r != ARCHIVE_EOF)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-				  archive_msg(x->raw));
-	return 0;
+	char buf[65536];
+	while (read(WORKER_FD_INPUT, buf, sizeof(buf)) > 0 || errno == EINTR)
+		;
 }
 
 /* Remove name under dfd, recursively, never following a symlink. */
@@ -276,8 +239,8 @@ static int copy_data(struct extract *x, const char *entry, err_t *err)
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
-			return make_error(err, x->raw_err ? x->raw_err->kind : E_INVALID_ARGUMENT, 0,
-					  "entry `%s`: %s", entry, archive_msg(x->tar));
+			return make_error(err, E_INVALID_ARGUMENT, 0, "entry `%s`: %s", entry,
+					  archive_msg(x->tar));
 		if (archive_write_data_block(x->disk, buf, size, off) < ARCHIVE_WARN)
 			return make_error(err, E_INTERNAL, archive_errno(x->disk), "entry `%s`: %s",
 					  entry, archive_msg(x->disk));
@@ -398,36 +361,29 @@ static int apply_root(struct extract *x, err_t *err)
 	return 0;
 }
 
-static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
+static int extract(struct extract *x, err_t *err)
 {
+	if (archive_read_open2(x->tar, x, NULL, input_read_cb, NULL, NULL) != ARCHIVE_OK)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
+				  archive_msg(x->tar));
 	for (;;) {
 		struct archive_entry *e;
 		int r = archive_read_next_header(x->tar, &e);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
-			if (x->raw_err)
-				return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
+		if (r < ARCHIVE_WARN)
 			return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
 					  archive_msg(x->tar));
-		}
 		x->entries++;
 		if (extract_entry(x, e, err) < 0)
 			return -1;
 	}
-	if (drain(x, err) < 0)
-		return -1;
+	drain();
 	if (archive_write_close(x->disk) < ARCHIVE_WARN)
 		return make_error(err, E_INTERNAL, archive_errno(x->disk), "finish the layer: %s",
 				  archive_msg(x->disk));
 	if (apply_root(x, err) < 0)
 		return -1;
-	hasher_final(x->hash, out);
-	if (x->o->expected_diff_id && strcmp(out, x->o->expected_diff_id) != 0)
-		return make_error(err, E_INVALID_ARGUMENT, 0,
-				  "diffID mismatch: the layer's uncompressed stream is `%s`, the image "
-				  "config says `%s`",
-				  out, x->o->expected_diff_id);
 	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || syncfs(fd) < 0) {
 		int e = errno;
@@ -439,80 +395,25 @@ static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
 	return 0;
 }
 
-static int open_archives(struct extract *x, err_t *err)
-{
-	x->raw = archive_read_new();
-	x->tar = archive_read_new();
-	x->disk = archive_write_disk_new();
-	if (!x->raw || !x->tar || !x->disk)
-		return make_error(err, E_INTERNAL, 0, "libarchive: out of memory");
-	/* gzip and zstd in-library (a filter needing an external program
-	 * could not run under seccomp); no filter: a plain tar */
-	if (archive_read_support_filter_gzip(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_format_raw(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(x->tar) != ARCHIVE_OK)
-		return make_error(err, E_INTERNAL, 0, "libarchive: %s",
-				  archive_msg(x->raw));
-	archive_write_disk_set_options(x->disk, DISK_FLAGS);
-	return 0;
-}
-
-static int start_reading(struct extract *x, err_t *err)
-{
-	struct archive_entry *e;
-	if (archive_read_open2(x->raw, x, NULL, input_read_cb, NULL, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(x->raw, &e) != ARCHIVE_OK)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_msg(x->raw));
-	if (archive_read_open2(x->tar, x, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
-		if (x->raw_err)
-			return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
-		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_msg(x->tar));
-	}
-	return 0;
-}
-
-static void report(json_t *j)
-{
-	size_t len;
-	char *s = json_dump_compact(j, &len);
-	char *line = xmalloc(len + 1);
-	memcpy(line, s, len);
-	line[len] = '\n';
-	for (size_t off = 0; off <= len;) {
-		ssize_t n = write(WORKER_FD_STATUS, line + off, len + 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	free(line);
-	free(s);
-	json_decref(j);
-}
-
-void worker_main(const struct worker_opts *o)
+void extractor_main(const struct worker_opts *o)
 {
 	err_t err = NULL;
 	struct extract x = { .o = o };
 	x.inbuf = xmalloc(READ_BLOCK);
-	x.hash = hasher_new();
-	char diff_id[DIGEST_STRLEN + 1];
-	umask(022);
-	if (open_archives(&x, &err) == 0 && confine_worker(&err) == 0) {
+	x.tar = archive_read_new();
+	x.disk = archive_write_disk_new();
+	if (!x.tar || !x.disk || archive_read_support_format_tar(x.tar) != ARCHIVE_OK)
+		make_error(&err, E_INTERNAL, 0, "libarchive: cannot read tar");
+	else if (archive_write_disk_set_options(x.disk, DISK_FLAGS) != ARCHIVE_OK)
+		make_error(&err, E_INTERNAL, 0, "libarchive: %s", archive_msg(x.disk));
+	else if (confine_worker(&err) == 0) {
 		if (getenv("BERTH_TEST_DIFF_PROBE"))
 			confine_probe(&err);
-		else if (start_reading(&x, &err) == 0)
-			extract(&x, diff_id, &err);
+		else
+			extract(&x, &err);
 	}
-	if (err) {
-		report(json_pack("{s:s,s:s}", "error", err->msg, "kind", err_kind_code(err->kind)));
-		_exit(1);
-	}
-	report(json_pack("{s:s,s:I,s:I}", "diff_id", diff_id, "tar_size", (json_int_t)x.tar_size,
-			 "entries", (json_int_t)x.entries));
+	if (err)
+		worker_report_error(err);
+	worker_report(json_pack("{s:I}", "entries", (json_int_t)x.entries));
 	_exit(0);
 }

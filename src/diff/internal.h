@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <archive.h>
+#include <jansson.h>
+
 #include "diff/diff.h"
 
 /* The worker's file descriptors after confine_fds(). */
@@ -31,9 +34,21 @@ int confine_worker(err_t *err);
 /* In the child, after confine_worker: try syscalls the filter must refuse
  * and fail with a message listing what each returned (BERTH_TEST_DIFF_PROBE). */
 void confine_probe(err_t *err);
-/* In the child: extract fd 0 into "/" and print the result on fd 1; never
- * returns. */
+/* The worker is two processes joined by a pipe, so that decompression and
+ * hashing (the worker, worker.c) run beside the file writes (its child, the
+ * extractor, extract.c) on two cores. Both are confined. */
+
+/* In the forked worker (fds as WORKER_FD_*): decompress and hash fd 0,
+ * feed the extractor, print the result on fd 1; never returns. */
 void worker_main(const struct worker_opts *o) __attribute__((noreturn));
+/* In the extractor: fd 0 the uncompressed tar, fd 1 its result ({"entries"}
+ * or an error), fd 3 the target directory; never returns. */
+void extractor_main(const struct worker_opts *o) __attribute__((noreturn));
+/* Print one JSON line on fd 1 (stolen); exit 1 after an error. */
+void worker_report(json_t *j);
+void worker_report_error(err_t err) __attribute__((noreturn));
+/* libarchive's message, or a generic one when it gave none. */
+const char *archive_msg(struct archive *a);
 
 /* Clean a tar entry path in place: drop "./" components, repeated and
  * trailing '/'. The root itself becomes "". Returns NULL on success, else a
