@@ -56,6 +56,7 @@ test_expect_success 'setup: layers built with python tarfile, gzip and zstd' '
 	$MKLAYER base base.tar &&
 	$MKLAYER whiteouts wh.tar &&
 	$MKLAYER big big.tar && gzip -1 -k big.tar &&
+	$MKLAYER hardlink-parent hl-parent.tar &&
 	cat >full.expect <<-\EOT
 	bin dir 0755 0:0 mtime=1500000004
 	bin/ping file 0755 0:0 mtime=1500000008 size=4 sha=ab185873c38b xattr security.capability=b'"'"'\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'"'"' xattr user.comment=b'"'"'pings'"'"'
@@ -232,6 +233,12 @@ test_expect_success 'delete mode (native): whiteouts remove, opaque clears what 
 	test_must_fail opaque nat/opq 2>/dev/null
 '
 
+test_expect_success 'delete mode: a hardlink to a file of the parent layer works' '
+	apply_ok out-nat-hl --delete nat hl-parent.tar &&
+	test "$(stat -c %h nat/keep.txt)" = 2 &&
+	test "$(stat -c %i nat/keep.txt)" = "$(stat -c %i nat/keep-link)"
+'
+
 test_expect_success 'overlay mode: a hardlink to a file of another layer fails clearly' '
 	$MKLAYER hardlink-elsewhere hl.tar &&
 	mkdir root-hl &&
@@ -333,6 +340,13 @@ test_expect_success 'an extractor killed mid-layer fails the layer with its sign
 	exec 9>&- &&
 	test_expect_code 1 wait $helper &&
 	test_grep "error internal apply layer: layer extractor killed by signal 9" paused-out
+'
+
+test_expect_success BERTHD,JQ 'berthd lists the diff plugin' '
+	start_berthd &&
+	api GET /v1/plugins && test "$(cat status)" = 200 &&
+	jq -e ".plugins[] | select(.type == \"io.berth.diff.v1\") | .id == \"walking\" and .status == \"ok\"" out &&
+	stop_berthd
 '
 
 test_expect_success 'cancel kills the worker and done never fires' '

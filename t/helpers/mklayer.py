@@ -87,6 +87,10 @@ def whiteouts(t, _):
     add(t, "x/.wh..wh.plnk/")
 
 
+def hardlink_parent(t, _):
+    add(t, "keep-link", tarfile.LNKTYPE, link="keep.txt")
+
+
 def hardlink_elsewhere(t, _):
     add(t, "b", tarfile.LNKTYPE, link="a-from-a-parent-layer")
 
