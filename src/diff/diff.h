@@ -47,15 +47,17 @@
 #define DIFF_JOB_BUFFER (1024 * 1024) /* diff_job_write() buffer capacity */
 
 enum diff_whiteouts {
-	DIFF_WHITEOUTS_OVERLAY, /* .wh.x → 0/0 char device x; .wh..wh..opq → trusted.overlay.opaque=y */
-	DIFF_WHITEOUTS_DELETE,  /* .wh.x → remove x; opaque → remove what this layer did not create */
+	/* overlayfs: .wh.x → a 0/0 char device x; .wh..wh..opq → trusted.overlay.opaque=y */
+	DIFF_WHITEOUTS_OVERLAY,
+	/* native: .wh.x → remove x; .wh..wh..opq → remove what this layer did not create */
+	DIFF_WHITEOUTS_DELETE,
 };
 
 struct diff_apply_opts {
-	const char *dir;              /* extract into this directory */
+	const char *dir; /* extract into this directory */
 	enum diff_whiteouts whiteouts;
 	const char *expected_diff_id; /* "sha256:..." or NULL */
-	const char *media_type;       /* layer media type, for messages/validation; may be NULL */
+	const char *media_type; /* layer media type, for messages/validation; may be NULL */
 	int src_fd; /* >= 0: the worker reads the (compressed) layer from this fd from
 		     * offset 0 (a stored blob; the worker gets a dup and uses pread,
 		     * the caller keeps its fd and offset); -1: bytes are pushed with
@@ -63,10 +65,10 @@ struct diff_apply_opts {
 };
 
 struct diff_result {
-	char diff_id[80];  /* "sha256:<hex>" of the uncompressed tar stream */
+	char diff_id[80]; /* "sha256:<hex>" of the uncompressed tar stream */
 	uint64_t tar_size; /* bytes of the uncompressed stream */
-	uint64_t entries;  /* tar entries, whiteouts included */
-	double seconds;    /* from diff_apply_start() to the result */
+	uint64_t entries; /* tar entries, whiteouts included */
+	double seconds; /* from diff_apply_start() to the result */
 };
 
 /* Exactly once, unless cancelled; res NULL on error (then *err is set; the

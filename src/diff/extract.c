@@ -18,14 +18,14 @@
 
 /* libarchive restores these; the whiteout conversion alone writes overlay
  * xattrs, so a layer cannot plant its own (redirects, metacopy). */
-#define DISK_FLAGS                                                                         \
-	(ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |              \
-	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                          \
+#define DISK_FLAGS                                                                                 \
+	(ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |                     \
+	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                                 \
 	 ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
 
 struct extract {
 	const struct worker_opts *o;
-	struct archive *tar;  /* the uncompressed stream, from the decompressor */
+	struct archive *tar; /* the uncompressed stream, from the decompressor */
 	struct archive *disk; /* archive_write_disk into "/" (the chroot) */
 	uint64_t entries;
 	char *inbuf;
@@ -119,7 +119,8 @@ static int make_dir_path(struct extract *x, const char *entry, const char *dir, 
 				rc = make_error(err, E_INVALID_ARGUMENT, 0,
 						"entry `%s`: `%s` is not a directory", entry, p);
 		} else if (errno != ENOENT || mkdir(p, 0755) < 0) {
-			rc = make_error(err, E_INTERNAL, errno, "entry `%s`: create `%s`", entry, p);
+			rc =
+			    make_error(err, E_INTERNAL, errno, "entry `%s`: create `%s`", entry, p);
 		} else {
 			pathset_add_with_parents(&x->created, p);
 		}
@@ -135,7 +136,8 @@ static int make_dir_path(struct extract *x, const char *entry, const char *dir, 
  * layer did not create; recurse into the directories it did. */
 static int clear_opaque(struct extract *x, struct buf *path, err_t *err)
 {
-	int fd = open(path->len ? path->data : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    open(path->len ? path->data : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return make_error(err, E_INTERNAL, errno, "open `%s`", path->data);
 	DIR *dir = fdopendir(fd);
@@ -249,7 +251,8 @@ static int copy_data(struct extract *x, const char *entry, err_t *err)
 
 static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 {
-	cleanup_free char *entry = xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	cleanup_free char *entry =
+	    xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 	cleanup_free char *path = xstrdup(entry);
 	const char *why = diff_path_clean(path);
 	if (why)
@@ -279,9 +282,10 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 		/* libarchive writes a hardlink's data through the link: only
 		 * into a regular file (never a device planted earlier) */
 		if (!S_ISREG(st.st_mode) && archive_entry_size(e) > 0)
-			return make_error(err, E_INVALID_ARGUMENT, 0,
-					  "entry `%s`: hardlink with data to `%s`, not a regular file",
-					  entry, hl);
+			return make_error(
+			    err, E_INVALID_ARGUMENT, 0,
+			    "entry `%s`: hardlink with data to `%s`, not a regular file", entry,
+			    hl);
 		archive_entry_set_hardlink(e, link);
 	}
 	if (!*path) {
@@ -299,8 +303,7 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 	archive_entry_set_pathname(e, path);
 
 	/* as containerd: atime is the later of the header's atime and mtime */
-	if (!archive_entry_atime_is_set(e) ||
-	    archive_entry_atime(e) < archive_entry_mtime(e) ||
+	if (!archive_entry_atime_is_set(e) || archive_entry_atime(e) < archive_entry_mtime(e) ||
 	    (archive_entry_atime(e) == archive_entry_mtime(e) &&
 	     archive_entry_atime_nsec(e) < archive_entry_mtime_nsec(e)))
 		archive_entry_set_atime(e, archive_entry_mtime(e), archive_entry_mtime_nsec(e));
@@ -337,7 +340,8 @@ static int apply_root(struct extract *x, err_t *err)
 		return 0;
 	if (lchown("/", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
 	    chmod("/", archive_entry_mode(e) & 07777) < 0)
-		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's owner and mode",
+		return make_error(err, E_INTERNAL, errno,
+				  "entry `%s`: restore the root's owner and mode",
 				  archive_entry_pathname(e));
 	const char *name;
 	const void *value;
@@ -351,9 +355,9 @@ static int apply_root(struct extract *x, err_t *err)
 		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
 		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
 	};
-	if (archive_entry_atime_is_set(e) &&
-	    (archive_entry_atime(e) > ts[0].tv_sec ||
-	     (archive_entry_atime(e) == ts[0].tv_sec && archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
+	if (archive_entry_atime_is_set(e) && (archive_entry_atime(e) > ts[0].tv_sec ||
+					      (archive_entry_atime(e) == ts[0].tv_sec &&
+					       archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
 		ts[0] = (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) };
 	if (utimensat(AT_FDCWD, "/", ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's times",

@@ -17,10 +17,10 @@
 #include "diff/diff.h"
 
 /* The worker's file descriptors after confine_fds(). */
-#define WORKER_FD_INPUT 0  /* layer bytes: a pipe, or the blob (pread) */
+#define WORKER_FD_INPUT 0 /* layer bytes: a pipe, or the blob (pread) */
 #define WORKER_FD_STATUS 1 /* one JSON line: the result or the error */
 #define WORKER_FD_STDERR 2
-#define WORKER_FD_ROOT 3   /* the target directory, until chroot */
+#define WORKER_FD_ROOT 3 /* the target directory, until chroot */
 
 struct worker_opts {
 	enum diff_whiteouts whiteouts;
@@ -56,11 +56,11 @@ const char *archive_msg(struct archive *a);
 const char *diff_path_clean(char *path);
 
 enum whiteout_kind {
-	WHITEOUT_NONE,   /* an ordinary entry */
-	WHITEOUT_FILE,   /* dir/.wh.name: name was deleted */
+	WHITEOUT_NONE, /* an ordinary entry */
+	WHITEOUT_FILE, /* dir/.wh.name: name was deleted */
 	WHITEOUT_OPAQUE, /* dir/.wh..wh..opq: dir hides its lower layers */
-	WHITEOUT_META,   /* dir/.wh..wh.*: other reserved names (aufs), skipped */
-	WHITEOUT_BAD,    /* .wh. naming nothing usable (".wh.", ".wh..") */
+	WHITEOUT_META, /* dir/.wh..wh.*: other reserved names (aufs), skipped */
+	WHITEOUT_BAD, /* .wh. naming nothing usable (".wh.", ".wh..") */
 };
 /* Classify a cleaned path; *dirlen is the length of its directory part
  * (0 at the root, without the trailing '/'), *name the deleted name for

@@ -31,8 +31,8 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 	struct decompress *z = data;
 	for (;;) {
 		ssize_t n = z->o->input_is_file
-				    ? pread(WORKER_FD_INPUT, z->inbuf, READ_BLOCK, z->in_off)
-				    : read(WORKER_FD_INPUT, z->inbuf, READ_BLOCK);
+				? pread(WORKER_FD_INPUT, z->inbuf, READ_BLOCK, z->in_off)
+				: read(WORKER_FD_INPUT, z->inbuf, READ_BLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -167,7 +167,8 @@ static bool read_result(int fd, pid_t pid, uint64_t *entries, err_t *err)
 		make_error(err, E_INTERNAL, 0, "layer extractor killed by signal %d (%s)",
 			   WTERMSIG(st), strsignal(WTERMSIG(st)));
 	} else {
-		make_error(err, E_INTERNAL, 0, "layer extractor exited with status %d without a result",
+		make_error(err, E_INTERNAL, 0,
+			   "layer extractor exited with status %d without a result",
 			   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	}
 	return WIFSIGNALED(st);
