@@ -26,7 +26,7 @@ static const char *const allowed[] = {
 	/* the tree */
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
 	"link", "linkat", "symlink", "symlinkat", "readlink", "readlinkat", "mknod", "mknodat",
-	"chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
+	"chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
 	"utime", "utimes", "utimensat", "futimesat", "getdents", "getdents64",
 	"chdir", "fchdir", "getcwd", "umask", "access", "faccessat", "faccessat2",
 	"setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr", "fgetxattr",

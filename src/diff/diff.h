@@ -20,6 +20,14 @@
  * pipe; the worker's exit is reaped from SIGCHLD (core/loop.h). Several
  * jobs may run at once. Nothing here blocks.
  *
+ * Feeding a stream (src_fd -1): write what diff_job_space() allows, then
+ * wait for `space`. `space` fires when usage falls below half after it had
+ * reached half, so at least DIFF_JOB_BUFFER / 2 bytes are free then: a
+ * caller whose chunks are at most that (libcurl's are 16 KiB) may pause its
+ * transfer whenever diff_job_space() < chunk and write the whole chunk after
+ * `space`. If the worker fails meanwhile, `space` does not fire; `done`
+ * does, with the reason.
+ *
  * Lifetime: `done` fires exactly once, from the loop (never from inside a
  * diff_* call), unless the job is cancelled; the job is freed right after
  * `done` returns, so the caller forgets its pointer there. A failure is a
