@@ -239,6 +239,19 @@ test_expect_success 'delete mode: a hardlink to a file of the parent layer works
 	test "$(stat -c %i nat/keep.txt)" = "$(stat -c %i nat/keep-link)"
 '
 
+test_expect_success 'a directory entry replaces a symlink instead of following it' '
+	$MKLAYER dir-over-symlink dos.tar &&
+	mkdir dos dos-nat &&
+	apply_ok out-dos dos dos.tar &&
+	apply_ok out-dos-nat --delete dos-nat dos.tar &&
+	for r in dos dos-nat; do
+		test "$(stat -c "%F %a %Y" $r/d)" = "directory 700 1500000031" &&
+		test "$(stat -c "%a %Y" $r/real)" = "755 1500000030" &&
+		test "$(cat $r/d/inside)" = in &&
+		! test -e $r/real/inside || return 1
+	done
+'
+
 test_expect_success 'overlay mode: a hardlink to a file of another layer fails clearly' '
 	$MKLAYER hardlink-elsewhere hl.tar &&
 	mkdir root-hl &&
@@ -275,6 +288,8 @@ for mode in "" --delete; do
 	hostile hardlink-outside "$mode" "error invalid_argument apply layer: entry .c.: hardlink target ./.*/canary. is an absolute path$"
 	hostile hardlink-device-data "$mode" "error invalid_argument apply layer: entry .through.: hardlink with data to .null., not a regular file$"
 	hostile whiteout-through-symlink "$mode" "error invalid_argument apply layer: entry .evil/\.wh\.canary.: cannot extract through symlink .evil.$"
+	hostile symlink-swap "$mode" "error invalid_argument apply layer: entry .a/b/c.: cannot extract through symlink .a.$"
+	hostile hardlink-via-symlink "$mode" "error invalid_argument apply layer: entry .h.: \(cannot extract through symlink .s.\|hardlink target .s/f. is not in this layer\)$"
 	hostile bad-whiteout "$mode" "error invalid_argument apply layer: entry .dir/\.wh\.\..: whiteout names no file$"
 done
 

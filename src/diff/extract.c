@@ -16,12 +16,15 @@
 
 #define READ_BLOCK (1024 * 1024)
 
-/* libarchive restores these; the whiteout conversion alone writes overlay
- * xattrs, so a layer cannot plant its own (redirects, metacopy). */
+/* What libarchive restores, with its own checks against `..` and absolute
+ * paths (a second line behind diff_path_clean and the chroot). Its
+ * ARCHIVE_EXTRACT_SECURE_SYMLINKS costs an open and a stat per path
+ * component of every entry; check_parents() does the same job with a
+ * cache of the directories already seen. */
 #define DISK_FLAGS                                                                                 \
 	(ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |                     \
-	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                                 \
-	 ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
+	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                                 \
+	 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
 
 struct extract {
 	const struct worker_opts *o;
@@ -30,6 +33,7 @@ struct extract {
 	uint64_t entries;
 	char *inbuf;
 	struct pathset created; /* every path this layer wrote, and their parents */
+	struct pathset dirs_ok; /* paths seen to be real directories (not symlinks) */
 	struct archive_entry *root; /* the layer's "./" entry, applied last */
 };
 
@@ -96,6 +100,40 @@ static int remove_at(int dfd, const char *name)
 static int remove_path(const char *path)
 {
 	return remove_at(AT_FDCWD, *path ? path : ".");
+}
+
+/* Forget the directories seen: something was removed or replaced. */
+static void dirs_changed(struct extract *x)
+{
+	pathset_release(&x->dirs_ok);
+}
+
+/* Refuse a path whose parent directories include a symlink: a layer must
+ * not write through one (not even one inside the root). Parents that do
+ * not exist yet are fine: libarchive creates them as directories. */
+static int check_parents(struct extract *x, const char *entry, const char *path, err_t *err)
+{
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		size_t len = (size_t)(slash - path);
+		if (pathset_has(&x->dirs_ok, path, len))
+			continue;
+		cleanup_free char *dir = xstrndup(path, len);
+		struct stat st;
+		if (lstat(dir, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return make_error(err, E_INTERNAL, errno, "entry `%s`: `%s`", entry, dir);
+		}
+		if (S_ISLNK(st.st_mode))
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "entry `%s`: cannot extract through symlink `%s`", entry,
+					  dir);
+		if (!S_ISDIR(st.st_mode))
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "entry `%s`: `%s` is not a directory", entry, dir);
+		pathset_add_with_parents(&x->dirs_ok, dir);
+	}
+	return 0;
 }
 
 /* Refuse a directory path with a symlink in it (as libarchive's
@@ -189,11 +227,13 @@ static int apply_whiteout(struct extract *x, struct archive_entry *e, const char
 		}
 		struct buf b = BUF_INIT;
 		buf_adds(&b, dir);
+		dirs_changed(x);
 		int rc = clear_opaque(x, &b, err);
 		buf_release(&b);
 		return rc < 0 ? error_wrap(err, "entry `%s`", entry) : 0;
 	}
 	cleanup_free char *target = *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
+	dirs_changed(x);
 	if (remove_path(target) < 0)
 		return make_error(err, E_INTERNAL, errno, "entry `%s`: remove `%s`", entry, target);
 	if (x->o->whiteouts == DIFF_WHITEOUTS_DELETE)
@@ -276,6 +316,8 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 					  "entry `%s`: hardlink target `%s` is not in this layer",
 					  entry, hl);
 		struct stat st;
+		if (check_parents(x, entry, link, err) < 0)
+			return -1;
 		if (lstat(link, &st) < 0)
 			return make_error(err, E_INVALID_ARGUMENT, errno,
 					  "entry `%s`: hardlink target `%s`", entry, hl);
@@ -309,14 +351,28 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 		archive_entry_set_atime(e, archive_entry_mtime(e), archive_entry_mtime_nsec(e));
 	filter_xattrs(e);
 
-	/* what replaces a directory removes it first (libarchive would rmdir) */
-	if (archive_entry_filetype(e) != AE_IFDIR &&
-	    (x->o->whiteouts == DIFF_WHITEOUTS_DELETE ||
-	     pathset_has(&x->created, path, strlen(path)))) {
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && remove_path(path) < 0)
-			return make_error(err, E_INTERNAL, errno, "entry `%s`: replace a directory",
+	if (check_parents(x, entry, path, err) < 0)
+		return -1;
+	size_t len = strlen(path);
+	struct stat st;
+	if (archive_entry_filetype(e) == AE_IFDIR) {
+		/* a directory replaces a symlink (as containerd), never
+		 * follows it (as libarchive would) */
+		if (!pathset_has(&x->dirs_ok, path, len) && lstat(path, &st) == 0 &&
+		    S_ISLNK(st.st_mode) && unlink(path) < 0)
+			return make_error(err, E_INTERNAL, errno, "entry `%s`: replace a symlink",
 					  entry);
+	} else if (pathset_has(&x->dirs_ok, path, len) ||
+		   x->o->whiteouts == DIFF_WHITEOUTS_DELETE ||
+		   pathset_has(&x->created, path, len)) {
+		/* what replaces a directory removes it first (libarchive
+		 * would rmdir) */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			dirs_changed(x);
+			if (remove_path(path) < 0)
+				return make_error(err, E_INTERNAL, errno,
+						  "entry `%s`: replace a directory", entry);
+		}
 	}
 
 	int r = archive_write_header(x->disk, e);
