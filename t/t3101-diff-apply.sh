@@ -357,6 +357,15 @@ test_expect_success 'an extractor killed mid-layer fails the layer with its sign
 	test_grep "error internal apply layer: layer extractor killed by signal 9" paused-out
 '
 
+test_expect_success 'kill -9 of the daemon side takes its workers along (no strays)' '
+	mkdir root-orphan &&
+	worker_paused root-orphan &&
+	kill -9 $helper &&
+	test_wait_for 20 test_must_fail kill -0 $worker 2>/dev/null &&
+	test_wait_for 20 test_must_fail kill -0 $extractor 2>/dev/null &&
+	exec 9>&-
+'
+
 test_expect_success BERTHD,JQ 'berthd lists the diff plugin' '
 	start_berthd &&
 	api GET /v1/plugins && test "$(cat status)" = 200 &&
