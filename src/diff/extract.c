@@ -10,7 +10,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "core/digest.h"
 #include "core/json.h"
 #include "diff/internal.h"
 
@@ -66,8 +65,11 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 static void drain(void)
 {
 	char buf[65536];
-	while (read(WORKER_FD_INPUT, buf, sizeof(buf)) > 0 || errno == EINTR)
-		;
+	for (;;) {
+		ssize_t n = read(WORKER_FD_INPUT, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EINTR))
+			return;
+	}
 }
 
 /* Remove name under dfd, recursively, never following a symlink. */
@@ -196,8 +198,14 @@ static int clear_opaque(struct extract *x, struct buf *path, err_t *err)
 		if (!pathset_has(&x->created, path->data, path->len)) {
 			if (remove_at(dirfd(dir), de->d_name) < 0)
 				rc = make_error(err, E_INTERNAL, errno, "remove `%s`", path->data);
-		} else if (de->d_type == DT_DIR) {
-			rc = clear_opaque(x, path, err);
+		} else {
+			struct stat st;
+			bool is_dir = de->d_type == DT_DIR;
+			if (de->d_type == DT_UNKNOWN) /* filesystems without d_type */
+				is_dir = fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					 S_ISDIR(st.st_mode);
+			if (is_dir)
+				rc = clear_opaque(x, path, err);
 		}
 		path->len = base;
 		path->data[base] = '\0';
