@@ -7,8 +7,8 @@
  * which writes the files with libarchive, so that the two run on two cores.
  * Both chroot into o->dir, set no_new_privs and install a seccomp allow-list
  * (no sockets, no exec, no fork, no mount, no chroot) before they read a
- * byte of the layer; a layer entry can name nothing outside the directory. OCI whiteouts
- * become overlay whiteouts (DIFF_WHITEOUTS_OVERLAY: 0/0 character devices,
+ * byte of the layer; a layer entry can name nothing outside the directory.
+ * OCI whiteouts become overlay whiteouts (DIFF_WHITEOUTS_OVERLAY: 0/0 character devices,
  * `trusted.overlay.opaque=y`) or deletions (DIFF_WHITEOUTS_DELETE: the
  * directory holds the parent's full tree). Before reporting success the
  * worker syncs the filesystem (syncfs), so a commit recorded after `done`
@@ -98,7 +98,8 @@ size_t diff_job_space(struct diff_job *j);
 int diff_job_write(struct diff_job *j, const void *buf, size_t len, err_t *err);
 /* End of stream: the worker finishes, verifies, syncs, then done fires. */
 void diff_job_close_input(struct diff_job *j);
-/* Kill the worker and free the job; done never fires. */
+/* Kill the worker and free the job; done never fires. Not from inside done
+ * (the job is freed after it anyway). */
 void diff_job_cancel(struct diff_job *j);
 /* The worker's pid (logs, tests). */
 pid_t diff_job_pid(const struct diff_job *j);
