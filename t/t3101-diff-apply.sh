@@ -56,6 +56,7 @@ test_expect_success 'setup: layers built with python tarfile, gzip and zstd' '
 	$MKLAYER base base.tar &&
 	$MKLAYER whiteouts wh.tar &&
 	$MKLAYER big big.tar && gzip -1 -k big.tar &&
+	$MKLAYER hardlink-parent hl-parent.tar &&
 	cat >full.expect <<-\EOT
 	bin dir 0755 0:0 mtime=1500000004
 	bin/ping file 0755 0:0 mtime=1500000008 size=4 sha=ab185873c38b xattr security.capability=b'"'"'\x01\x00\x00\x02\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00'"'"' xattr user.comment=b'"'"'pings'"'"'
@@ -135,9 +136,9 @@ test_expect_success 'a truncated gzip stream fails the layer (mid-stream, in the
 	truncate_to big.tar.gz $((size - 4)) &&
 	mkdir root-trunc &&
 	apply_fails root-trunc trunc-$((size / 2)).big.tar.gz &&
-	test_grep "error invalid_argument apply layer: .*: decompress the layer: truncated gzip input$" err-line &&
+	test_grep "error invalid_argument apply layer: decompress the layer: truncated gzip input$" err-line &&
 	apply_fails root-trunc trunc-$((size - 4)).big.tar.gz &&
-	test_grep "error invalid_argument apply layer: entry .blob3.: decompress the layer: truncated or corrupt stream$" err-line
+	test_grep "error invalid_argument apply layer: decompress the layer: truncated or corrupt stream$" err-line
 '
 
 test_expect_success 'a truncated zstd stream and a truncated tar fail the layer' '
@@ -232,6 +233,25 @@ test_expect_success 'delete mode (native): whiteouts remove, opaque clears what 
 	test_must_fail opaque nat/opq 2>/dev/null
 '
 
+test_expect_success 'delete mode: a hardlink to a file of the parent layer works' '
+	apply_ok out-nat-hl --delete nat hl-parent.tar &&
+	test "$(stat -c %h nat/keep.txt)" = 2 &&
+	test "$(stat -c %i nat/keep.txt)" = "$(stat -c %i nat/keep-link)"
+'
+
+test_expect_success 'a directory entry replaces a symlink instead of following it' '
+	$MKLAYER dir-over-symlink dos.tar &&
+	mkdir dos dos-nat &&
+	apply_ok out-dos dos dos.tar &&
+	apply_ok out-dos-nat --delete dos-nat dos.tar &&
+	for r in dos dos-nat; do
+		test "$(stat -c "%F %a %Y" $r/d)" = "directory 700 1500000031" &&
+		test "$(stat -c "%a %Y" $r/real)" = "755 1500000030" &&
+		test "$(cat $r/d/inside)" = in &&
+		! test -e $r/real/inside || return 1
+	done
+'
+
 test_expect_success 'overlay mode: a hardlink to a file of another layer fails clearly' '
 	$MKLAYER hardlink-elsewhere hl.tar &&
 	mkdir root-hl &&
@@ -268,6 +288,8 @@ for mode in "" --delete; do
 	hostile hardlink-outside "$mode" "error invalid_argument apply layer: entry .c.: hardlink target ./.*/canary. is an absolute path$"
 	hostile hardlink-device-data "$mode" "error invalid_argument apply layer: entry .through.: hardlink with data to .null., not a regular file$"
 	hostile whiteout-through-symlink "$mode" "error invalid_argument apply layer: entry .evil/\.wh\.canary.: cannot extract through symlink .evil.$"
+	hostile symlink-swap "$mode" "error invalid_argument apply layer: entry .a/b/c.: cannot extract through symlink .a.$"
+	hostile hardlink-via-symlink "$mode" "error invalid_argument apply layer: entry .h.: \(cannot extract through symlink .s.\|hardlink target .s/f. is not in this layer\)$"
 	hostile bad-whiteout "$mode" "error invalid_argument apply layer: entry .dir/\.wh\.\..: whiteout names no file$"
 done
 
@@ -277,8 +299,14 @@ test_expect_success 'the worker is confined: socket, chroot, mount, unshare, exe
 	test_grep "confinement probe: socket=EPERM chroot=EPERM mount=EPERM unshare=EPERM execve=EPERM fork=EPERM prctl=EPERM stat_proc=No such file or directory$" probe
 '
 
+# confined PID: the process has a seccomp filter and no_new_privs.
+confined () {
+	grep "^Seccomp:[[:space:]]*2$" /proc/$1/status &&
+	grep "^NoNewPrivs:[[:space:]]*1$" /proc/$1/status
+}
+
 # worker_paused DIR: a worker with a stdin that stays open and empty; sets
-# $helper and $worker.
+# $helper, $worker (the decompressor) and $extractor (its child).
 worker_paused () {
 	rm -f fifo && mkfifo fifo &&
 	{ "$APPLY" --stdin --print-pid "$1" <fifo >paused-out 2>paused-err & } &&
@@ -286,28 +314,63 @@ worker_paused () {
 	exec 9>fifo &&
 	test_wait_for 20 grep -q "^pid " paused-err &&
 	worker=$(sed -n "s/^pid //p" paused-err) &&
-	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$worker/status
+	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$worker/status &&
+	extractor=$(tr -d " " </proc/$worker/task/$worker/children) &&
+	test -n "$extractor" &&
+	test_wait_for 20 grep -q "^Seccomp:[[:space:]]*2" /proc/$extractor/status
 }
 
-test_expect_success 'a running worker: seccomp filter, no_new_privs, rooted in its directory' '
+test_expect_success 'a running worker: both processes filtered, no_new_privs, rooted in the directory' '
 	mkdir root-paused &&
 	worker_paused root-paused &&
-	grep "^NoNewPrivs:[[:space:]]*1$" /proc/$worker/status &&
+	confined $worker &&
+	confined $extractor &&
 	test "$(readlink /proc/$worker/root)" = "$PWD/root-paused" &&
-	ls -l /proc/$worker/fd >fds &&
-	test "$(ls /proc/$worker/fd | sort -n | tr "\n" " ")" = "0 1 2 " &&
+	test "$(readlink /proc/$extractor/root)" = "$PWD/root-paused" &&
+	test "$(ls /proc/$extractor/fd | sort -n | tr "\n" " ")" = "0 1 2 " &&
+	ls /proc/$worker/fd >worker-fds &&
+	test_line_count = 5 worker-fds &&
+	for fd in $(cat worker-fds); do
+		readlink /proc/$worker/fd/$fd | grep "^pipe:" || return 1
+	done &&
 	exec 9>&- &&
 	test_expect_code 1 wait $helper &&
 	test_grep "error invalid_argument" paused-out
 '
 
-test_expect_success 'a worker killed mid-layer is reported with its signal' '
+test_expect_success 'a worker killed mid-layer is reported with its signal, its extractor dies too' '
 	mkdir root-killed &&
 	worker_paused root-killed &&
 	kill -9 $worker &&
 	exec 9>&- &&
 	test_expect_code 1 wait $helper &&
-	test_grep "error internal apply layer: unpack worker $worker killed by signal 9" paused-out
+	test_grep "error internal apply layer: unpack worker $worker killed by signal 9" paused-out &&
+	test_wait_for 20 test_must_fail kill -0 $extractor 2>/dev/null
+'
+
+test_expect_success 'an extractor killed mid-layer fails the layer with its signal' '
+	mkdir root-killed2 &&
+	worker_paused root-killed2 &&
+	kill -9 $extractor &&
+	exec 9>&- &&
+	test_expect_code 1 wait $helper &&
+	test_grep "error internal apply layer: layer extractor killed by signal 9" paused-out
+'
+
+test_expect_success 'kill -9 of the daemon side takes its workers along (no strays)' '
+	mkdir root-orphan &&
+	worker_paused root-orphan &&
+	kill -9 $helper &&
+	test_wait_for 20 test_must_fail kill -0 $worker 2>/dev/null &&
+	test_wait_for 20 test_must_fail kill -0 $extractor 2>/dev/null &&
+	exec 9>&-
+'
+
+test_expect_success BERTHD,JQ 'berthd lists the diff plugin' '
+	start_berthd &&
+	api GET /v1/plugins && test "$(cat status)" = 200 &&
+	jq -e ".plugins[] | select(.type == \"io.berth.diff.v1\") | .id == \"walking\" and .status == \"ok\"" out &&
+	stop_berthd
 '
 
 test_expect_success 'cancel kills the worker and done never fires' '

@@ -16,6 +16,7 @@
 /* What extraction needs, and what the sanitizer runtimes use (memory,
  * signals for reports). Everything else fails with EPERM: no sockets, no
  * processes, no mounts, no chroot, no ptrace, no exec. */
+/* clang-format off */
 static const char *const allowed[] = {
 	/* the input, the status pipe, files being written */
 	"read", "readv", "pread64", "write", "writev", "pwrite64", "lseek", "close",
@@ -25,7 +26,7 @@ static const char *const allowed[] = {
 	/* the tree */
 	"mkdir", "mkdirat", "rmdir", "unlink", "unlinkat", "rename", "renameat", "renameat2",
 	"link", "linkat", "symlink", "symlinkat", "readlink", "readlinkat", "mknod", "mknodat",
-	"chmod", "fchmod", "fchmodat", "chown", "fchown", "lchown", "fchownat",
+	"chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
 	"utime", "utimes", "utimensat", "futimesat", "getdents", "getdents64",
 	"chdir", "fchdir", "getcwd", "umask", "access", "faccessat", "faccessat2",
 	"setxattr", "lsetxattr", "fsetxattr", "getxattr", "lgetxattr", "fgetxattr",
@@ -37,7 +38,10 @@ static const char *const allowed[] = {
 	"getrlimit", "prlimit64", "uname",
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "restart_syscall",
 	"exit", "exit_group",
+	/* the worker waits for its extractor */
+	"wait4", "waitid",
 };
+/* clang-format on */
 
 int confine_worker(err_t *err)
 {
@@ -77,7 +81,8 @@ int confine_worker(err_t *err)
 
 static void probe(struct buf *b, const char *name, long r)
 {
-	buf_addf(b, " %s=%s", name, r < 0 ? (errno == EPERM ? "EPERM" : strerror(errno)) : "allowed");
+	buf_addf(b, " %s=%s", name,
+		 r < 0 ? (errno == EPERM ? "EPERM" : strerror(errno)) : "allowed");
 	if (r >= 0 && strcmp(name, "socket") == 0)
 		close((int)r);
 }

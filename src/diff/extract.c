@@ -10,36 +10,35 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "core/digest.h"
 #include "core/json.h"
 #include "diff/internal.h"
 
 #define READ_BLOCK (1024 * 1024)
 
-/* libarchive restores these; the whiteout conversion alone writes overlay
- * xattrs, so a layer cannot plant its own (redirects, metacopy). */
-#define DISK_FLAGS                                                                         \
-	(ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |              \
-	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_SYMLINKS |                          \
-	 ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
+/* What libarchive restores, with its own checks against `..` and absolute
+ * paths (a second line behind diff_path_clean and the chroot). Its
+ * ARCHIVE_EXTRACT_SECURE_SYMLINKS costs an open and a stat per path
+ * component of every entry; check_parents() does the same job with a
+ * cache of the directories already seen. */
+#define DISK_FLAGS                                                                                 \
+	(ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |                     \
+	 ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SECURE_NODOTDOT |                                 \
+	 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS)
 
 struct extract {
 	const struct worker_opts *o;
-	struct archive *raw;  /* the input, decompressed (format raw) */
-	struct archive *tar;  /* reads raw's data blocks as a tar */
+	struct archive *tar; /* the uncompressed stream, from the decompressor */
 	struct archive *disk; /* archive_write_disk into "/" (the chroot) */
-	struct hasher *hash;
-	uint64_t tar_size, entries;
-	off_t in_off;
+	uint64_t entries;
 	char *inbuf;
 	struct pathset created; /* every path this layer wrote, and their parents */
-	err_t raw_err;          /* why raw failed, when the tar reader saw it fail */
+	struct pathset dirs_ok; /* paths seen to be real directories (not symlinks) */
 	struct archive_entry *root; /* the layer's "./" entry, applied last */
 };
 
 /* libarchive gives no message for some failures (a gzip stream cut in its
  * trailer) */
-static const char *archive_msg(struct archive *a)
+const char *archive_msg(struct archive *a)
 {
 	const char *m = archive_error_string(a);
 	return m ? m : "truncated or corrupt stream";
@@ -49,58 +48,28 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 {
 	struct extract *x = data;
 	for (;;) {
-		ssize_t n = x->o->input_is_file
-				    ? pread(WORKER_FD_INPUT, x->inbuf, READ_BLOCK, x->in_off)
-				    : read(WORKER_FD_INPUT, x->inbuf, READ_BLOCK);
+		ssize_t n = read(WORKER_FD_INPUT, x->inbuf, READ_BLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
 			archive_set_error(a, errno, "read the layer");
 			return -1;
 		}
-		x->in_off += n;
 		*buf = x->inbuf;
 		return n;
 	}
 }
 
-/* The tar reader's input: raw's data blocks, hashed on the way (the diffID
- * is the digest of exactly the bytes the tar reader is given, plus what
- * follows its end marker, see drain()). */
-static la_ssize_t tar_read_cb(struct archive *a, void *data, const void **buf)
+/* Read what follows the tar's end marker, so that the decompressor can
+ * hash and hand over the whole stream. */
+static void drain(void)
 {
-	struct extract *x = data;
-	size_t size;
-	la_int64_t off;
-	int r = archive_read_data_block(x->raw, buf, &size, &off);
-	if (r == ARCHIVE_EOF)
-		return 0;
-	if (r < ARCHIVE_WARN) {
-		make_error(&x->raw_err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-			   archive_msg(x->raw));
-		archive_set_error(a, EIO, "%s", x->raw_err->msg);
-		return -1;
+	char buf[65536];
+	for (;;) {
+		ssize_t n = read(WORKER_FD_INPUT, buf, sizeof(buf));
+		if (n == 0 || (n < 0 && errno != EINTR))
+			return;
 	}
-	hasher_update(x->hash, *buf, size);
-	x->tar_size += size;
-	return (la_ssize_t)size;
-}
-
-static int drain(struct extract *x, err_t *err)
-{
-	const void *buf;
-	size_t size;
-	la_int64_t off;
-	int r;
-	while ((r = archive_read_data_block(x->raw, &buf, &size, &off)) == ARCHIVE_OK ||
-	       r == ARCHIVE_WARN) {
-		hasher_update(x->hash, buf, size);
-		x->tar_size += size;
-	}
-	if (r != ARCHIVE_EOF)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "decompress the layer: %s",
-				  archive_msg(x->raw));
-	return 0;
 }
 
 /* Remove name under dfd, recursively, never following a symlink. */
@@ -135,6 +104,40 @@ static int remove_path(const char *path)
 	return remove_at(AT_FDCWD, *path ? path : ".");
 }
 
+/* Forget the directories seen: something was removed or replaced. */
+static void dirs_changed(struct extract *x)
+{
+	pathset_release(&x->dirs_ok);
+}
+
+/* Refuse a path whose parent directories include a symlink: a layer must
+ * not write through one (not even one inside the root). Parents that do
+ * not exist yet are fine: libarchive creates them as directories. */
+static int check_parents(struct extract *x, const char *entry, const char *path, err_t *err)
+{
+	for (const char *slash = strchr(path, '/'); slash; slash = strchr(slash + 1, '/')) {
+		size_t len = (size_t)(slash - path);
+		if (pathset_has(&x->dirs_ok, path, len))
+			continue;
+		cleanup_free char *dir = xstrndup(path, len);
+		struct stat st;
+		if (lstat(dir, &st) < 0) {
+			if (errno == ENOENT)
+				return 0;
+			return make_error(err, E_INTERNAL, errno, "entry `%s`: `%s`", entry, dir);
+		}
+		if (S_ISLNK(st.st_mode))
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "entry `%s`: cannot extract through symlink `%s`", entry,
+					  dir);
+		if (!S_ISDIR(st.st_mode))
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "entry `%s`: `%s` is not a directory", entry, dir);
+		pathset_add_with_parents(&x->dirs_ok, dir);
+	}
+	return 0;
+}
+
 /* Refuse a directory path with a symlink in it (as libarchive's
  * SECURE_SYMLINKS does for the entries it writes); create what is missing. */
 static int make_dir_path(struct extract *x, const char *entry, const char *dir, err_t *err)
@@ -156,7 +159,8 @@ static int make_dir_path(struct extract *x, const char *entry, const char *dir, 
 				rc = make_error(err, E_INVALID_ARGUMENT, 0,
 						"entry `%s`: `%s` is not a directory", entry, p);
 		} else if (errno != ENOENT || mkdir(p, 0755) < 0) {
-			rc = make_error(err, E_INTERNAL, errno, "entry `%s`: create `%s`", entry, p);
+			rc =
+			    make_error(err, E_INTERNAL, errno, "entry `%s`: create `%s`", entry, p);
 		} else {
 			pathset_add_with_parents(&x->created, p);
 		}
@@ -172,7 +176,8 @@ static int make_dir_path(struct extract *x, const char *entry, const char *dir, 
  * layer did not create; recurse into the directories it did. */
 static int clear_opaque(struct extract *x, struct buf *path, err_t *err)
 {
-	int fd = open(path->len ? path->data : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd =
+	    open(path->len ? path->data : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return make_error(err, E_INTERNAL, errno, "open `%s`", path->data);
 	DIR *dir = fdopendir(fd);
@@ -193,8 +198,14 @@ static int clear_opaque(struct extract *x, struct buf *path, err_t *err)
 		if (!pathset_has(&x->created, path->data, path->len)) {
 			if (remove_at(dirfd(dir), de->d_name) < 0)
 				rc = make_error(err, E_INTERNAL, errno, "remove `%s`", path->data);
-		} else if (de->d_type == DT_DIR) {
-			rc = clear_opaque(x, path, err);
+		} else {
+			struct stat st;
+			bool is_dir = de->d_type == DT_DIR;
+			if (de->d_type == DT_UNKNOWN) /* filesystems without d_type */
+				is_dir = fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+					 S_ISDIR(st.st_mode);
+			if (is_dir)
+				rc = clear_opaque(x, path, err);
 		}
 		path->len = base;
 		path->data[base] = '\0';
@@ -224,11 +235,13 @@ static int apply_whiteout(struct extract *x, struct archive_entry *e, const char
 		}
 		struct buf b = BUF_INIT;
 		buf_adds(&b, dir);
+		dirs_changed(x);
 		int rc = clear_opaque(x, &b, err);
 		buf_release(&b);
 		return rc < 0 ? error_wrap(err, "entry `%s`", entry) : 0;
 	}
 	cleanup_free char *target = *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
+	dirs_changed(x);
 	if (remove_path(target) < 0)
 		return make_error(err, E_INTERNAL, errno, "entry `%s`: remove `%s`", entry, target);
 	if (x->o->whiteouts == DIFF_WHITEOUTS_DELETE)
@@ -276,8 +289,8 @@ static int copy_data(struct extract *x, const char *entry, err_t *err)
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
-			return make_error(err, x->raw_err ? x->raw_err->kind : E_INVALID_ARGUMENT, 0,
-					  "entry `%s`: %s", entry, archive_msg(x->tar));
+			return make_error(err, E_INVALID_ARGUMENT, 0, "entry `%s`: %s", entry,
+					  archive_msg(x->tar));
 		if (archive_write_data_block(x->disk, buf, size, off) < ARCHIVE_WARN)
 			return make_error(err, E_INTERNAL, archive_errno(x->disk), "entry `%s`: %s",
 					  entry, archive_msg(x->disk));
@@ -286,7 +299,8 @@ static int copy_data(struct extract *x, const char *entry, err_t *err)
 
 static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 {
-	cleanup_free char *entry = xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
+	cleanup_free char *entry =
+	    xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
 	cleanup_free char *path = xstrdup(entry);
 	const char *why = diff_path_clean(path);
 	if (why)
@@ -310,15 +324,18 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 					  "entry `%s`: hardlink target `%s` is not in this layer",
 					  entry, hl);
 		struct stat st;
+		if (check_parents(x, entry, link, err) < 0)
+			return -1;
 		if (lstat(link, &st) < 0)
 			return make_error(err, E_INVALID_ARGUMENT, errno,
 					  "entry `%s`: hardlink target `%s`", entry, hl);
 		/* libarchive writes a hardlink's data through the link: only
 		 * into a regular file (never a device planted earlier) */
 		if (!S_ISREG(st.st_mode) && archive_entry_size(e) > 0)
-			return make_error(err, E_INVALID_ARGUMENT, 0,
-					  "entry `%s`: hardlink with data to `%s`, not a regular file",
-					  entry, hl);
+			return make_error(
+			    err, E_INVALID_ARGUMENT, 0,
+			    "entry `%s`: hardlink with data to `%s`, not a regular file", entry,
+			    hl);
 		archive_entry_set_hardlink(e, link);
 	}
 	if (!*path) {
@@ -336,21 +353,34 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 	archive_entry_set_pathname(e, path);
 
 	/* as containerd: atime is the later of the header's atime and mtime */
-	if (!archive_entry_atime_is_set(e) ||
-	    archive_entry_atime(e) < archive_entry_mtime(e) ||
+	if (!archive_entry_atime_is_set(e) || archive_entry_atime(e) < archive_entry_mtime(e) ||
 	    (archive_entry_atime(e) == archive_entry_mtime(e) &&
 	     archive_entry_atime_nsec(e) < archive_entry_mtime_nsec(e)))
 		archive_entry_set_atime(e, archive_entry_mtime(e), archive_entry_mtime_nsec(e));
 	filter_xattrs(e);
 
-	/* what replaces a directory removes it first (libarchive would rmdir) */
-	if (archive_entry_filetype(e) != AE_IFDIR &&
-	    (x->o->whiteouts == DIFF_WHITEOUTS_DELETE ||
-	     pathset_has(&x->created, path, strlen(path)))) {
-		struct stat st;
-		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && remove_path(path) < 0)
-			return make_error(err, E_INTERNAL, errno, "entry `%s`: replace a directory",
+	if (check_parents(x, entry, path, err) < 0)
+		return -1;
+	size_t len = strlen(path);
+	struct stat st;
+	if (archive_entry_filetype(e) == AE_IFDIR) {
+		/* a directory replaces a symlink (as containerd), never
+		 * follows it (as libarchive would) */
+		if (!pathset_has(&x->dirs_ok, path, len) && lstat(path, &st) == 0 &&
+		    S_ISLNK(st.st_mode) && unlink(path) < 0)
+			return make_error(err, E_INTERNAL, errno, "entry `%s`: replace a symlink",
 					  entry);
+	} else if (pathset_has(&x->dirs_ok, path, len) ||
+		   x->o->whiteouts == DIFF_WHITEOUTS_DELETE ||
+		   pathset_has(&x->created, path, len)) {
+		/* what replaces a directory removes it first (libarchive
+		 * would rmdir) */
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			dirs_changed(x);
+			if (remove_path(path) < 0)
+				return make_error(err, E_INTERNAL, errno,
+						  "entry `%s`: replace a directory", entry);
+		}
 	}
 
 	int r = archive_write_header(x->disk, e);
@@ -374,7 +404,8 @@ static int apply_root(struct extract *x, err_t *err)
 		return 0;
 	if (lchown("/", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
 	    chmod("/", archive_entry_mode(e) & 07777) < 0)
-		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's owner and mode",
+		return make_error(err, E_INTERNAL, errno,
+				  "entry `%s`: restore the root's owner and mode",
 				  archive_entry_pathname(e));
 	const char *name;
 	const void *value;
@@ -388,9 +419,9 @@ static int apply_root(struct extract *x, err_t *err)
 		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
 		{ archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
 	};
-	if (archive_entry_atime_is_set(e) &&
-	    (archive_entry_atime(e) > ts[0].tv_sec ||
-	     (archive_entry_atime(e) == ts[0].tv_sec && archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
+	if (archive_entry_atime_is_set(e) && (archive_entry_atime(e) > ts[0].tv_sec ||
+					      (archive_entry_atime(e) == ts[0].tv_sec &&
+					       archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
 		ts[0] = (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) };
 	if (utimensat(AT_FDCWD, "/", ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's times",
@@ -398,36 +429,29 @@ static int apply_root(struct extract *x, err_t *err)
 	return 0;
 }
 
-static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
+static int extract(struct extract *x, err_t *err)
 {
+	if (archive_read_open2(x->tar, x, NULL, input_read_cb, NULL, NULL) != ARCHIVE_OK)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
+				  archive_msg(x->tar));
 	for (;;) {
 		struct archive_entry *e;
 		int r = archive_read_next_header(x->tar, &e);
 		if (r == ARCHIVE_EOF)
 			break;
-		if (r < ARCHIVE_WARN) {
-			if (x->raw_err)
-				return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
+		if (r < ARCHIVE_WARN)
 			return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
 					  archive_msg(x->tar));
-		}
 		x->entries++;
 		if (extract_entry(x, e, err) < 0)
 			return -1;
 	}
-	if (drain(x, err) < 0)
-		return -1;
+	drain();
 	if (archive_write_close(x->disk) < ARCHIVE_WARN)
 		return make_error(err, E_INTERNAL, archive_errno(x->disk), "finish the layer: %s",
 				  archive_msg(x->disk));
 	if (apply_root(x, err) < 0)
 		return -1;
-	hasher_final(x->hash, out);
-	if (x->o->expected_diff_id && strcmp(out, x->o->expected_diff_id) != 0)
-		return make_error(err, E_INVALID_ARGUMENT, 0,
-				  "diffID mismatch: the layer's uncompressed stream is `%s`, the image "
-				  "config says `%s`",
-				  out, x->o->expected_diff_id);
 	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || syncfs(fd) < 0) {
 		int e = errno;
@@ -439,80 +463,25 @@ static int extract(struct extract *x, char out[DIGEST_STRLEN + 1], err_t *err)
 	return 0;
 }
 
-static int open_archives(struct extract *x, err_t *err)
-{
-	x->raw = archive_read_new();
-	x->tar = archive_read_new();
-	x->disk = archive_write_disk_new();
-	if (!x->raw || !x->tar || !x->disk)
-		return make_error(err, E_INTERNAL, 0, "libarchive: out of memory");
-	/* gzip and zstd in-library (a filter needing an external program
-	 * could not run under seccomp); no filter: a plain tar */
-	if (archive_read_support_filter_gzip(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_filter_zstd(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_format_raw(x->raw) != ARCHIVE_OK ||
-	    archive_read_support_format_tar(x->tar) != ARCHIVE_OK)
-		return make_error(err, E_INTERNAL, 0, "libarchive: %s",
-				  archive_msg(x->raw));
-	archive_write_disk_set_options(x->disk, DISK_FLAGS);
-	return 0;
-}
-
-static int start_reading(struct extract *x, err_t *err)
-{
-	struct archive_entry *e;
-	if (archive_read_open2(x->raw, x, NULL, input_read_cb, NULL, NULL) != ARCHIVE_OK ||
-	    archive_read_next_header(x->raw, &e) != ARCHIVE_OK)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_msg(x->raw));
-	if (archive_read_open2(x->tar, x, NULL, tar_read_cb, NULL, NULL) != ARCHIVE_OK) {
-		if (x->raw_err)
-			return make_error(err, x->raw_err->kind, 0, "%s", x->raw_err->msg);
-		return make_error(err, E_INVALID_ARGUMENT, 0, "read the layer: %s",
-				  archive_msg(x->tar));
-	}
-	return 0;
-}
-
-static void report(json_t *j)
-{
-	size_t len;
-	char *s = json_dump_compact(j, &len);
-	char *line = xmalloc(len + 1);
-	memcpy(line, s, len);
-	line[len] = '\n';
-	for (size_t off = 0; off <= len;) {
-		ssize_t n = write(WORKER_FD_STATUS, line + off, len + 1 - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	free(line);
-	free(s);
-	json_decref(j);
-}
-
-void worker_main(const struct worker_opts *o)
+void extractor_main(const struct worker_opts *o)
 {
 	err_t err = NULL;
 	struct extract x = { .o = o };
 	x.inbuf = xmalloc(READ_BLOCK);
-	x.hash = hasher_new();
-	char diff_id[DIGEST_STRLEN + 1];
-	umask(022);
-	if (open_archives(&x, &err) == 0 && confine_worker(&err) == 0) {
+	x.tar = archive_read_new();
+	x.disk = archive_write_disk_new();
+	if (!x.tar || !x.disk || archive_read_support_format_tar(x.tar) != ARCHIVE_OK)
+		make_error(&err, E_INTERNAL, 0, "libarchive: cannot read tar");
+	else if (archive_write_disk_set_options(x.disk, DISK_FLAGS) != ARCHIVE_OK)
+		make_error(&err, E_INTERNAL, 0, "libarchive: %s", archive_msg(x.disk));
+	else if (confine_worker(&err) == 0) {
 		if (getenv("BERTH_TEST_DIFF_PROBE"))
 			confine_probe(&err);
-		else if (start_reading(&x, &err) == 0)
-			extract(&x, diff_id, &err);
+		else
+			extract(&x, &err);
 	}
-	if (err) {
-		report(json_pack("{s:s,s:s}", "error", err->msg, "kind", err_kind_code(err->kind)));
-		_exit(1);
-	}
-	report(json_pack("{s:s,s:I,s:I}", "diff_id", diff_id, "tar_size", (json_int_t)x.tar_size,
-			 "entries", (json_int_t)x.entries));
+	if (err)
+		worker_report_error(err);
+	worker_report(json_pack("{s:I}", "entries", (json_int_t)x.entries));
 	_exit(0);
 }

@@ -11,13 +11,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <archive.h>
+#include <jansson.h>
+
 #include "diff/diff.h"
 
 /* The worker's file descriptors after confine_fds(). */
-#define WORKER_FD_INPUT 0  /* layer bytes: a pipe, or the blob (pread) */
+#define WORKER_FD_INPUT 0 /* layer bytes: a pipe, or the blob (pread) */
 #define WORKER_FD_STATUS 1 /* one JSON line: the result or the error */
 #define WORKER_FD_STDERR 2
-#define WORKER_FD_ROOT 3   /* the target directory, until chroot */
+#define WORKER_FD_ROOT 3 /* the target directory, until chroot */
 
 struct worker_opts {
 	enum diff_whiteouts whiteouts;
@@ -31,9 +34,21 @@ int confine_worker(err_t *err);
 /* In the child, after confine_worker: try syscalls the filter must refuse
  * and fail with a message listing what each returned (BERTH_TEST_DIFF_PROBE). */
 void confine_probe(err_t *err);
-/* In the child: extract fd 0 into "/" and print the result on fd 1; never
- * returns. */
+/* The worker is two processes joined by a pipe, so that decompression and
+ * hashing (the worker, worker.c) run beside the file writes (its child, the
+ * extractor, extract.c) on two cores. Both are confined. */
+
+/* In the forked worker (fds as WORKER_FD_*): decompress and hash fd 0,
+ * feed the extractor, print the result on fd 1; never returns. */
 void worker_main(const struct worker_opts *o) __attribute__((noreturn));
+/* In the extractor: fd 0 the uncompressed tar, fd 1 its result ({"entries"}
+ * or an error), fd 3 the target directory; never returns. */
+void extractor_main(const struct worker_opts *o) __attribute__((noreturn));
+/* Print one JSON line on fd 1 (stolen); exit 1 after an error. */
+void worker_report(json_t *j);
+void worker_report_error(err_t err) __attribute__((noreturn));
+/* libarchive's message, or a generic one when it gave none. */
+const char *archive_msg(struct archive *a);
 
 /* Clean a tar entry path in place: drop "./" components, repeated and
  * trailing '/'. The root itself becomes "". Returns NULL on success, else a
@@ -41,11 +56,11 @@ void worker_main(const struct worker_opts *o) __attribute__((noreturn));
 const char *diff_path_clean(char *path);
 
 enum whiteout_kind {
-	WHITEOUT_NONE,   /* an ordinary entry */
-	WHITEOUT_FILE,   /* dir/.wh.name: name was deleted */
+	WHITEOUT_NONE, /* an ordinary entry */
+	WHITEOUT_FILE, /* dir/.wh.name: name was deleted */
 	WHITEOUT_OPAQUE, /* dir/.wh..wh..opq: dir hides its lower layers */
-	WHITEOUT_META,   /* dir/.wh..wh.*: other reserved names (aufs), skipped */
-	WHITEOUT_BAD,    /* .wh. naming nothing usable (".wh.", ".wh..") */
+	WHITEOUT_META, /* dir/.wh..wh.*: other reserved names (aufs), skipped */
+	WHITEOUT_BAD, /* .wh. naming nothing usable (".wh.", ".wh..") */
 };
 /* Classify a cleaned path; *dirlen is the length of its directory part
  * (0 at the root, without the trailing '/'), *name the deleted name for

@@ -121,8 +121,8 @@ static void add_stderr(struct diff_job *j, err_t *err)
 static int parse_status(struct diff_job *j, struct diff_result *res, err_t *err)
 {
 	char *nl = j->status.len ? memchr(j->status.data, '\n', j->status.len) : NULL;
-	cleanup_json json_t *st = nl ? json_loadb(j->status.data, (size_t)(nl - j->status.data), 0, NULL)
-				     : NULL;
+	cleanup_json json_t *st =
+	    nl ? json_loadb(j->status.data, (size_t)(nl - j->status.data), 0, NULL) : NULL;
 	const char *msg = st ? json_string_value(json_object_get(st, "error")) : NULL;
 	if (msg) {
 		make_error(err, kind_from_code(json_string_value(json_object_get(st, "kind"))), 0,
@@ -143,8 +143,9 @@ static int parse_status(struct diff_job *j, struct diff_result *res, err_t *err)
 	json_t *entries = st ? json_object_get(st, "entries") : NULL;
 	if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0 || !id || strlen(id) >= sizeof(res->diff_id) ||
 	    !json_is_integer(size) || !json_is_integer(entries)) {
-		make_error(err, E_INTERNAL, 0, "unpack worker %d exited with status %d without a result",
-			   (int)j->pid, WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
+		make_error(err, E_INTERNAL, 0,
+			   "unpack worker %d exited with status %d without a result", (int)j->pid,
+			   WIFEXITED(ws) ? WEXITSTATUS(ws) : -1);
 		add_stderr(j, err);
 		return -1;
 	}
@@ -228,7 +229,8 @@ static void flush(struct diff_job *j)
 {
 	while (j->len && j->in_fd >= 0) {
 		struct iovec iov[2];
-		size_t first = DIFF_JOB_BUFFER - j->head < j->len ? DIFF_JOB_BUFFER - j->head : j->len;
+		size_t first =
+		    DIFF_JOB_BUFFER - j->head < j->len ? DIFF_JOB_BUFFER - j->head : j->len;
 		iov[0] = (struct iovec){ j->ring + j->head, first };
 		iov[1] = (struct iovec){ j->ring, j->len - first };
 		ssize_t n = writev(j->in_fd, iov, iov[1].iov_len ? 2 : 1);
@@ -278,9 +280,11 @@ size_t diff_job_space(struct diff_job *j)
 int diff_job_write(struct diff_job *j, const void *buf, size_t len, err_t *err)
 {
 	if (!j->push)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "%s: the worker reads a file, not a stream", j->what);
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "%s: the worker reads a file, not a stream", j->what);
 	if (j->input_closed)
-		return make_error(err, E_INVALID_ARGUMENT, 0, "%s: write after the end of the stream", j->what);
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "%s: write after the end of the stream", j->what);
 	if (j->input_failed || j->exited)
 		return make_error(err, E_INTERNAL, 0, "%s: the unpack worker failed", j->what);
 	if (len > DIFF_JOB_BUFFER - j->len)
@@ -384,8 +388,12 @@ struct diff_job *diff_apply_start(struct daemon *d, const struct diff_apply_opts
 	int in[2] = { -1, -1 }, st[2] = { -1, -1 }, se[2] = { -1, -1 };
 	if (o->src_fd >= 0) {
 		struct stat sb;
-		if (fstat(o->src_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
-			make_error(err, E_INVALID_ARGUMENT, errno, "apply layer: the source is not a file");
+		if (fstat(o->src_fd, &sb) < 0) {
+			make_error(err, E_INVALID_ARGUMENT, errno, "apply layer: the source fd");
+			return NULL;
+		}
+		if (!S_ISREG(sb.st_mode)) {
+			make_error(err, E_INVALID_ARGUMENT, 0, "apply layer: the source is not a file");
 			return NULL;
 		}
 		in[0] = fcntl(o->src_fd, F_DUPFD_CLOEXEC, 0);
@@ -431,8 +439,8 @@ struct diff_job *diff_apply_start(struct daemon *d, const struct diff_apply_opts
 	j->done = done;
 	j->space = space;
 	j->data = data;
-	j->what = o->media_type ? xasprintf("apply `%s` layer", o->media_type)
-				: xstrdup("apply layer");
+	j->what =
+	    o->media_type ? xasprintf("apply `%s` layer", o->media_type) : xstrdup("apply layer");
 	j->start_ns = time_mono_ns();
 	j->push = o->src_fd < 0;
 	j->in_fd = in[1];

@@ -76,7 +76,7 @@ static bool add(struct pathset *s, const char *path, size_t len)
 		for (size_t i = 0; i < s->cap; i++)
 			if (s->slots[i])
 				bigger.slots[find(&bigger, s->slots[i], strlen(s->slots[i]))] =
-					s->slots[i];
+				    s->slots[i];
 		bigger.n = s->n;
 		free(s->slots);
 		*s = bigger;

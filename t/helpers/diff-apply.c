@@ -66,9 +66,9 @@ static void done_cb(void *data, const struct diff_result *res, err_t *err)
 	struct ctx *c = jb->c;
 	if (res) {
 		cleanup_json json_t *j =
-			json_pack("{s:s,s:s,s:I,s:I,s:i}", "dir", jb->dir, "diff_id", res->diff_id,
-				  "tar_size", (json_int_t)res->tar_size, "entries",
-				  (json_int_t)res->entries, "space_waits", (int)c->space_waits);
+		    json_pack("{s:s,s:s,s:I,s:I,s:i}", "dir", jb->dir, "diff_id", res->diff_id,
+			      "tar_size", (json_int_t)res->tar_size, "entries",
+			      (json_int_t)res->entries, "space_waits", (int)c->space_waits);
 		char *s = json_dump_compact(j, NULL);
 		printf("%s\n", s);
 		free(s);
@@ -146,18 +146,21 @@ static void chld_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 static const char usage[] =
-	"usage: diff-apply [--delete] [--expect DIGEST] [--media-type TYPE] [--print-pid] "
-	"[--cancel] DIR FILE [DIR FILE...]\n"
-	"       diff-apply --stdin [--chunk N] [--stop-worker] [...] DIR\n";
+    "usage: diff-apply [--delete] [--expect DIGEST] [--media-type TYPE] [--print-pid] "
+    "[--cancel] DIR FILE [DIR FILE...]\n"
+    "       diff-apply --stdin [--chunk N] [--stop-worker] [...] DIR\n";
 
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "delete", no_argument, NULL, 'D' },    { "expect", required_argument, NULL, 'e' },
+		{ "delete", no_argument, NULL, 'D' },
+		{ "expect", required_argument, NULL, 'e' },
 		{ "media-type", required_argument, NULL, 'm' },
-		{ "stdin", no_argument, NULL, 'i' },      { "chunk", required_argument, NULL, 'C' },
+		{ "stdin", no_argument, NULL, 'i' },
+		{ "chunk", required_argument, NULL, 'C' },
 		{ "stop-worker", no_argument, NULL, 'S' },
-		{ "print-pid", no_argument, NULL, 'p' }, { "cancel", no_argument, NULL, 'X' },
+		{ "print-pid", no_argument, NULL, 'p' },
+		{ "cancel", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ctx c = { .chunk = 4096 };

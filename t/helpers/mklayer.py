@@ -87,6 +87,10 @@ def whiteouts(t, _):
     add(t, "x/.wh..wh.plnk/")
 
 
+def hardlink_parent(t, _):
+    add(t, "keep-link", tarfile.LNKTYPE, link="keep.txt")
+
+
 def hardlink_elsewhere(t, _):
     add(t, "b", tarfile.LNKTYPE, link="a-from-a-parent-layer")
 
@@ -134,6 +138,31 @@ def hardlink_device_data(t, _):
 def whiteout_through_symlink(t, canary):
     add(t, "evil", tarfile.SYMTYPE, link=canary.rsplit("/", 1)[0])
     add(t, "evil/.wh.canary")
+
+
+def symlink_swap(t, _):
+    """A directory seen, then replaced by a symlink, then written through."""
+    add(t, "real/", tarfile.DIRTYPE)
+    add(t, "a/", tarfile.DIRTYPE)
+    add(t, "a/b/", tarfile.DIRTYPE)
+    add(t, "a/b/first", data=b"ok\n")
+    add(t, "a", tarfile.SYMTYPE, link="real")
+    add(t, "a/b/c", data=b"pwned\n")
+
+
+def hardlink_via_symlink(t, _):
+    add(t, "real/", tarfile.DIRTYPE)
+    add(t, "real/f", data=b"f\n")
+    add(t, "s", tarfile.SYMTYPE, link="real")
+    add(t, "h", tarfile.LNKTYPE, link="s/f")
+
+
+def dir_over_symlink(t, _):
+    """A directory entry where a symlink is: the symlink goes (as containerd)."""
+    add(t, "real/", tarfile.DIRTYPE, mode=0o755, mtime=1500000030)
+    add(t, "d", tarfile.SYMTYPE, link="real")
+    add(t, "d/", tarfile.DIRTYPE, mode=0o700, mtime=1500000031)
+    add(t, "d/inside", data=b"in\n")
 
 
 def bad_whiteout(t, _):

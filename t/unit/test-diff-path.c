@@ -1,5 +1,6 @@
 /* Unit tests for src/diff/path.c: entry path cleaning, whiteout names and
- * the path set the worker tracks this layer's entries with. */
+ * the path set the worker tracks this layer's entries with; and the layer
+ * media types diff accepts. */
 #include "config.h"
 
 #include "diff/internal.h"
@@ -68,5 +69,12 @@ int main(void)
 	is_int((long long)s.n, 3 + 50 + 5000, "grows: %zu paths", s.n);
 	ok(pathset_has(&s, "d7/f4007", 8) && !pathset_has(&s, "d7/f4008", 8), "finds after growth");
 	pathset_release(&s);
+
+	ok(diff_media_type_supported("application/vnd.oci.image.layer.v1.tar+zstd"), "oci zstd");
+	ok(diff_media_type_supported("application/vnd.docker.image.rootfs.diff.tar.gzip"),
+	   "docker gzip");
+	ok(diff_media_type_supported("application/vnd.oci.image.layer.v1.tar"), "oci tar");
+	ok(!diff_media_type_supported("application/vnd.oci.image.layer.v1.tar+bzip2"), "no bzip2");
+	ok(!diff_media_type_supported("application/vnd.oci.image.config.v1+json"), "no config");
 	return done_testing();
 }
