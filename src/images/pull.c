@@ -573,14 +573,18 @@ static bool tee_drain(struct fetch *f, err_t *err, int *rc)
 	struct unpacker *u = f->tee->job->unpacker;
 	size_t i = tee_layer(f);
 	*rc = 0;
-	size_t n = unpacker_stream_space(u, i);
-	if (n > f->tee_held.len)
-		n = f->tee_held.len;
-	if (n && unpacker_stream_write(u, i, f->tee_held.data, n, err) < 0) {
-		*rc = -1;
-		return false;
+	/* a write may free room at once (the job flushes to the worker's pipe):
+	 * stop only when the job is full, so that it is waiting to say so */
+	size_t n;
+	while (f->tee_held.len && (n = unpacker_stream_space(u, i)) > 0) {
+		if (n > f->tee_held.len)
+			n = f->tee_held.len;
+		if (unpacker_stream_write(u, i, f->tee_held.data, n, err) < 0) {
+			*rc = -1;
+			return false;
+		}
+		buf_consume(&f->tee_held, n);
 	}
-	buf_consume(&f->tee_held, n);
 	return f->tee_held.len == 0;
 }
 
