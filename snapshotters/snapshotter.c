@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -128,6 +129,9 @@ struct sworker *sworker_spawn(struct daemon *d, const char *const *argv,
 		return NULL;
 	}
 	if (pid == 0) {
+		/* bulk work (copies, removals, usage walks): below the daemon */
+		if (setpriority(PRIO_PROCESS, 0, 10) < 0)
+			(void)0; /* best effort */
 		/* the child: default signals, output to the pipe */
 		sigset_t all;
 		sigemptyset(&all);

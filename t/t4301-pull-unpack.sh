@@ -239,6 +239,21 @@ test_expect_success 'gc keeps the snapshots of images, removes the others' '
 	api GET "$SN/overlayfs/snapshots/$chain" && test "$(cat status)" = 200
 '
 
+test_expect_success 'CLI: pull --no-unpack, then images unpack' '
+	"$BERTH" -n clins pull --no-unpack "$R0/raw/ok:1" >out &&
+	! grep "extracting\|unpacked" out &&
+	"$BERTH" -n clins snapshots ls -q >snaps && test_must_be_empty snaps &&
+	"$BERTH" -n clins images unpack "$R0/raw/ok:1" >out &&
+	grep "^unpacking $R0/raw/ok:1$" out &&
+	grep "^unpacked overlayfs $okchain$" out &&
+	tail -n1 out | grep "^$R0/raw/ok:1 sha256:" &&
+	"$BERTH" -n clins snapshots ls -q >snaps && grep "^$okchain$" snaps &&
+	test_expect_code 1 "$BERTH" -n clins images unpack nosuch/image 2>err &&
+	grep "^berth: " err &&
+	test_expect_code 2 "$BERTH" -n clins images unpack 2>err &&
+	test_expect_code 2 "$BERTH" pull --no-unpack --snapshotter native x 2>err
+'
+
 test_expect_success 'namespace deletion is refused while snapshots remain' '
 	pull_ok "$R0/raw/ok:1" &&
 	api POST "/v1/namespaces" -d "{\"name\":\"unp\"}" &&

@@ -97,7 +97,7 @@ void content_writers_free_all(struct content_store *cs)
 	while (cs->writers) {
 		struct content_writer *w = cs->writers;
 		if (!w->committing) {
-			writer_free(w);
+			content_writer_close(w); /* the gathered bytes go to the file */
 			continue;
 		}
 		err_t err = NULL;
@@ -287,6 +287,49 @@ static int write_all_at(int fd, const char *p, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Write buf at the end of the file [0, offset - pend.len) and hash it in
+ * passing unless a re-hash of earlier bytes is still due. On failure the file
+ * and the accounting go back to what the file holds. */
+static int append_file(struct content_writer *w, const void *buf, size_t len, err_t *err)
+{
+	uint64_t at = w->offset - w->pend.len;
+	if (write_all_at(w->fd, buf, len, at) < 0) {
+		int e = errno;
+		/* keep the file as long as what it held */
+		if (ftruncate(w->fd, (off_t)at) < 0)
+			log_warn("cannot trim a failed write", "ref=%s err=%s", w->ref,
+				 strerror(errno));
+		if (w->hashed > at) {
+			/* what was hashed is gone: hash the file again before a commit */
+			hasher_reset(w->h);
+			w->hashed = 0;
+		}
+		w->offset = at;
+		buf_reset(&w->pend);
+		return make_error(err, (e == ENOSPC || e == EDQUOT) ? E_UNAVAILABLE : E_INTERNAL, e,
+				  "ingest `%s`: write", w->ref);
+	}
+	at += len;
+	if (at - w->writeback >= CONTENT_WRITEBACK) {
+		sync_file_range(w->fd, (off64_t)w->writeback, (off64_t)(at - w->writeback),
+				SYNC_FILE_RANGE_WRITE);
+		w->writeback = at;
+	}
+	return 0;
+}
+
+/* Write the gathered bytes out (before the file is read, synced or left). */
+static int flush_pend(struct content_writer *w, err_t *err)
+{
+	if (!w->pend.len)
+		return 0;
+	size_t len = w->pend.len;
+	int rc = append_file(w, w->pend.data, len, err);
+	if (rc == 0)
+		buf_reset(&w->pend); /* append_file counted it as in pend until now */
+	return rc;
+}
+
 int content_writer_write(struct content_writer *w, const void *buf, size_t len, err_t *err)
 {
 	if (w->committing)
@@ -297,31 +340,26 @@ int content_writer_write(struct content_writer *w, const void *buf, size_t len, 
 				  "bytes",
 				  w->ref, len, (unsigned long long)w->offset,
 				  (unsigned long long)w->total);
-	if (write_all_at(w->fd, buf, len, w->offset) < 0) {
-		int e = errno;
-		/* keep the file as long as what was accepted */
-		if (ftruncate(w->fd, (off_t)w->offset) < 0)
-			log_warn("cannot trim a failed write", "ref=%s err=%s", w->ref,
-				 strerror(errno));
-		return make_error(err, (e == ENOSPC || e == EDQUOT) ? E_UNAVAILABLE : E_INTERNAL, e,
-				  "ingest `%s`: write", w->ref);
+	if (w->hashed < w->offset) {
+		/* a re-hash of earlier bytes reads the file: no gathering meanwhile */
+		if (flush_pend(w, err) < 0 || append_file(w, buf, len, err) < 0)
+			return -1;
+		w->offset += len;
+		return 0;
 	}
-	/* hash in passing unless a re-hash of earlier bytes is still due */
-	if (w->hashed == w->offset) {
-		hasher_update(w->h, buf, len);
-		w->hashed += len;
-	}
+	hasher_update(w->h, buf, len);
+	w->hashed += len;
+	/* gather: libcurl hands over 16 KiB at a time, one pwrite per 256 KiB */
+	buf_add(&w->pend, buf, len);
 	w->offset += len;
-	if (w->offset - w->writeback >= CONTENT_WRITEBACK) {
-		sync_file_range(w->fd, (off64_t)w->writeback, (off64_t)(w->offset - w->writeback),
-				SYNC_FILE_RANGE_WRITE);
-		w->writeback = w->offset;
-	}
+	if (w->pend.len >= CONTENT_WRITE_COALESCE)
+		return flush_pend(w, err);
 	return 0;
 }
 
 int content_writer_reset(struct content_writer *w, err_t *err)
 {
+	buf_reset(&w->pend);
 	if (ftruncate(w->fd, 0) < 0)
 		return make_error(err, E_INTERNAL, errno, "ingest `%s`: truncate", w->ref);
 	w->offset = w->hashed = w->writeback = 0;
@@ -335,6 +373,12 @@ void content_writer_close(struct content_writer *w)
 {
 	if (!w)
 		return;
+	err_t err = NULL;
+	if (w->fd >= 0 && flush_pend(w, &err) < 0) {
+		log_warn("an ingest lost its last bytes", "namespace=%s ref=%s err=%s", w->ns,
+			 w->ref, err->msg);
+		err_free(&err);
+	}
 	log_debug("ingest closed", "namespace=%s ref=%s offset=%llu", w->ns, w->ref,
 		  (unsigned long long)w->offset);
 	writer_free(w);
@@ -470,7 +514,7 @@ static void rehash_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct content_writer *w = arg;
 	struct content_store *cs = w->cs;
-	if (w->hashed < w->offset && !w->rehash_err) {
+	if (w->hashed < w->offset && !w->rehash_err && flush_pend(w, &w->rehash_err) == 0) {
 		uint64_t left = w->offset - w->hashed;
 		size_t want = left < CONTENT_CHUNK ? (size_t)left : CONTENT_CHUNK;
 		ssize_t n = pread(w->fd, cs->chunk, want, (off_t)w->hashed);
@@ -507,6 +551,8 @@ void content_writer_commit(struct content_writer *w, uint64_t size, const char *
 		return commit_done(w, NULL, &err);
 	}
 	w->commit_digest = digest ? xstrdup(digest) : NULL;
+	if (flush_pend(w, &err) < 0)
+		return commit_done(w, NULL, &err);
 	if (w->hashed < w->offset)
 		rehash_schedule(w); /* finish_commit runs when it is done */
 	else

@@ -77,4 +77,7 @@ bool pathset_has(const struct pathset *s, const char *path, size_t len);
 /* Add path and each of its parent directories. */
 void pathset_add_with_parents(struct pathset *s, const char *path);
 
+/* Workers run at this nice value, below the daemon (which serves the API). */
+#define WORKER_NICE 10
+
 #endif

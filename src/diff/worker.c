@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -177,6 +178,10 @@ static bool read_result(int fd, pid_t pid, uint64_t *entries, err_t *err)
 void worker_main(const struct worker_opts *o)
 {
 	err_t err = NULL;
+	/* bulk work: the daemon's loop (the API) comes first on a busy machine;
+	 * the extractor inherits it */
+	if (setpriority(PRIO_PROCESS, 0, WORKER_NICE) < 0)
+		(void)0; /* best effort */
 	umask(022);
 	signal(SIGPIPE, SIG_IGN); /* an extractor that stops reading: EPIPE */
 	int data[2], res[2];
