@@ -166,6 +166,22 @@ test_expect_success ZSTD 'a tar+zstd layer unpacks' '
 	unmount_view overlayfs "$TRASH/zmnt" zv
 '
 
+test_expect_success 'a hardlink to a file of a lower layer: applied onto the mounted parents' '
+	python3 "$TEST_DIRECTORY/helpers/push-raw-image.py" "$R0" raw/xlink:1 xlink >/dev/null &&
+	pull_ok "$R0/raw/xlink:1" &&
+	xchain=$(chain_of raw/xlink:1) &&
+	grep "\"status\":\"unpacked\",\"snapshotter\":\"overlayfs\",\"chain_id\":\"$xchain\"" out &&
+	grep "layer links into its parents" "$TRASH/berthd.log" &&
+	mount_view overlayfs xv "$xchain" "$TRASH/xmnt" &&
+	test_when_finished "umount \"$TRASH/xmnt\" 2>/dev/null; :" &&
+	test "$(cat "$TRASH/xmnt/shared/link")" = linked &&
+	test "$(stat -c %i "$TRASH/xmnt/shared/link")" = "$(stat -c %i "$TRASH/xmnt/shared/data")" &&
+	test "$(cat "$TRASH/xmnt/new.txt")" = new &&
+	unmount_view overlayfs "$TRASH/xmnt" xv &&
+	no_active overlayfs &&
+	! grep " $TRASH/state/unpack/" /proc/mounts
+'
+
 test_expect_success 'a layer whose diff ID does not match the config fails the pull' '
 	pull_err invalid_argument "$R0/raw/diffid:1" &&
 	jq -e ".error.message | test(\"diffID\")" last &&

@@ -573,6 +573,10 @@ static bool tee_drain(struct fetch *f, err_t *err, int *rc)
 	struct unpacker *u = f->tee->job->unpacker;
 	size_t i = tee_layer(f);
 	*rc = 0;
+	if (!unpacker_stream_alive(u, i)) {
+		*rc = -1;
+		return make_error(err, E_INTERNAL, 0, "the layer's stream ended"), false;
+	}
 	/* a write may free room at once (the job flushes to the worker's pipe):
 	 * stop only when the job is full, so that it is waiting to say so */
 	size_t n;
@@ -599,7 +603,12 @@ static void tee_space(void *data)
 		return;
 	if (!tee_drain(f, &err, &rc)) {
 		if (rc < 0) {
-			err_free(&err); /* the worker failed: its job fails the pull */
+			/* the worker stopped: the layer is extracted from the stored
+			 * blob instead, whose result says what is wrong with it */
+			err_free(&err);
+			tee_stop(f);
+			if (f->op)
+				remote_op_resume(f->op);
 			return;
 		}
 		unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), tee_space, f);
@@ -634,10 +643,16 @@ static int sink_write(void *data, const void *buf, size_t len, err_t *err)
 		buf_add(&f->tee_held, buf, len);
 		int rc;
 		if (!tee_drain(f, err, &rc)) {
-			if (rc < 0)
-				return -1;
-			unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f), tee_space, f);
-			paused = 1;
+			if (rc < 0) {
+				/* the worker stopped: extract from the stored blob instead
+				 * (its result says what is wrong with the layer) */
+				err_free(err);
+				tee_stop(f);
+			} else {
+				unpacker_stream_on_space(f->tee->job->unpacker, tee_layer(f),
+							 tee_space, f);
+				paused = 1;
+			}
 		}
 	}
 	int64_t now = time_mono_ns();

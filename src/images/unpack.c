@@ -2,8 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -42,6 +45,8 @@ struct layer {
 	char key[160];  /* the active snapshot being extracted, "" when none */
 	bool blob_ready;
 	bool preparing; /* native: its snapshot is being copied from the parent */
+	bool on_lower;  /* overlayfs: applied onto its mounted parents (see job_done) */
+	char mnt[512];  /* where that mount is, "" when none */
 	bool streaming; /* the worker reads what unpacker_stream_write gives it */
 	struct diff_job *job;
 	void (*space_cb)(void *);
@@ -82,6 +87,18 @@ static void layer_drop_snapshot(struct layer *l)
 
 static void prepared_cb(void *data, json_t *mounts, err_t *err);
 
+static void layer_unmount(struct layer *l)
+{
+	if (!l->mnt[0])
+		return;
+	if (umount2(l->mnt, 0) < 0 && umount2(l->mnt, MNT_DETACH) < 0 && errno != EINVAL &&
+	    errno != ENOENT)
+		log_warn("could not unmount an extraction mount", "path=%s err=%s", l->mnt,
+			 strerror(errno));
+	rmdir(l->mnt);
+	l->mnt[0] = '\0';
+}
+
 static void layer_stop(struct layer *l)
 {
 	if (l->preparing) {
@@ -96,6 +113,7 @@ static void layer_stop(struct layer *l)
 	l->streaming = false;
 	l->space_cb = NULL;
 	l->space_data = NULL;
+	layer_unmount(l);
 	if (l->state != L_COMMITTED)
 		layer_drop_snapshot(l);
 }
@@ -139,7 +157,7 @@ static void commit_ready(struct unpacker *u)
 			/* another pull committed this chain meanwhile: use it */
 			layer_drop_snapshot(l);
 			rc = 0;
-		} else if (u->parallel && parent) {
+		} else if (u->parallel && parent && !l->on_lower) {
 			rc = snapshots_commit_reparent(u->d, u->ns, u->sn, l->chain, l->key, parent,
 						       NULL, u->lease, &err);
 		} else {
@@ -158,8 +176,8 @@ static void commit_ready(struct unpacker *u)
 	}
 	if (!u->finished && u->next_commit == u->n)
 		return finish_ok(u);
-	if (!u->finished && !u->parallel)
-		schedule(u); /* native: the next layer's parent is there now */
+	if (!u->finished)
+		schedule(u); /* the next layer's parents are there now */
 }
 
 static void job_done(void *data, const struct diff_result *res, err_t *err)
@@ -172,10 +190,24 @@ static void job_done(void *data, const struct diff_result *res, err_t *err)
 	if (from_file)
 		u->file_workers--;
 	if (!res) {
+		if (u->parallel && l->i > 0 && !l->on_lower && *err &&
+		    strstr((*err)->msg, "is not in this layer")) {
+			/* a hardlink to a file of a lower layer: extracted alone, the
+			 * layer cannot make it; apply it again onto its mounted parents
+			 * once they are committed, as containerd applies every layer */
+			log_info("layer links into its parents: applying it onto them", "digest=%s",
+				 l->digest);
+			layer_drop_snapshot(l);
+			l->on_lower = true;
+			l->state = L_PENDING;
+			return schedule(u);
+		}
+		layer_unmount(l);
 		err_t e = steal_ptr(err);
 		error_wrap(&e, "layer %zu (%s)", l->i, l->digest);
 		return fail(u, &e);
 	}
+	layer_unmount(l);
 	if (strcmp(res->diff_id, l->diff_id) != 0) {
 		err_t e = NULL;
 		make_error(&e, E_INVALID_ARGUMENT, 0,
@@ -262,6 +294,99 @@ static void prepared_cb(void *data, json_t *mounts, err_t *err)
 		return fail(u, &e);
 }
 
+static const char *parent_of(const struct layer *l)
+{
+	return l->i > 0 ? l->u->layers[l->i - 1].chain : NULL;
+}
+
+/* Mount the active snapshot key of layer l (an overlay over its parents) at
+ * <state>/unpack/<key's tail>. */
+static int layer_mount(struct layer *l, json_t *mounts, err_t *err)
+{
+	struct unpacker *u = l->u;
+	json_t *m = json_array_get(mounts, 0);
+	const char *type = json_get_string(m, "type");
+	const char *source = json_get_string(m, "source");
+	if (json_array_size(mounts) != 1 || !type || !source)
+		return make_error(err, E_INTERNAL, 0, "unexpected mounts for `%s`", l->key);
+	struct buf opts = BUF_INIT;
+	size_t i;
+	json_t *o;
+	bool bind = strcmp(type, "bind") == 0;
+	json_array_foreach (json_object_get(m, "options"), i, o) {
+		const char *v = json_string_value(o);
+		if (!v || (bind && (strcmp(v, "rbind") == 0 || strcmp(v, "bind") == 0 ||
+				    strcmp(v, "rw") == 0)))
+			continue;
+		if (opts.len)
+			buf_adds(&opts, ",");
+		buf_adds(&opts, v);
+	}
+	char dir[400];
+	snprintf(dir, sizeof(dir), "%s/unpack", u->d->cfg.state);
+	mkdir(dir, 0700);
+	snprintf(l->mnt, sizeof(l->mnt), "%s/%u-%zu", dir, u->nonce, l->i);
+	if (mkdir(l->mnt, 0700) < 0 && errno != EEXIST) {
+		buf_release(&opts);
+		int e = errno;
+		l->mnt[0] = '\0';
+		return make_error(err, E_INTERNAL, e, "create a mount point under `%s`", dir);
+	}
+	int rc = mount(source, l->mnt, bind ? NULL : type, bind ? MS_BIND : 0,
+		       opts.len ? opts.data : NULL);
+	buf_release(&opts);
+	if (rc < 0) {
+		int e = errno;
+		rmdir(l->mnt);
+		l->mnt[0] = '\0';
+		return make_error(err, E_INTERNAL, e, "mount the snapshot `%s`", l->key);
+	}
+	return 0;
+}
+
+/* overlayfs, a layer that links into its parents: prepare it over them, mount
+ * that, extract the stored blob into the mount (whiteouts as deletions: the
+ * overlay makes its own), commit it as a plain child. */
+static int layer_extract_on_parents(struct layer *l, const char *parent, json_t *labels,
+				    err_t *err)
+{
+	struct unpacker *u = l->u;
+	json_t *mounts = snapshots_prepare(u->d, u->ns, u->sn, l->key, parent, labels, u->lease,
+					   err);
+	if (!mounts) {
+		l->key[0] = '\0';
+		return error_wrap(err, "layer %zu: snapshot for extraction", l->i);
+	}
+	int rc = layer_mount(l, mounts, err);
+	json_decref(mounts);
+	if (rc < 0) {
+		layer_drop_snapshot(l);
+		return -1;
+	}
+	int fd = open_blob(l, err);
+	if (fd < 0) {
+		layer_unmount(l);
+		layer_drop_snapshot(l);
+		return -1;
+	}
+	struct diff_apply_opts o = {
+		.dir = l->mnt,
+		.whiteouts = DIFF_WHITEOUTS_DELETE,
+		.expected_diff_id = l->diff_id,
+		.media_type = l->media_type,
+		.src_fd = fd,
+	};
+	l->job = diff_apply_start(u->d, &o, job_done, job_space, l, err);
+	close(fd);
+	if (!l->job) {
+		layer_unmount(l);
+		layer_drop_snapshot(l);
+		return error_wrap(err, "layer %zu (%s)", l->i, l->digest);
+	}
+	l->streaming = false;
+	return 0;
+}
+
 /* Prepare layer l's extraction snapshot and start its worker: from its
  * stored blob (stream false) or fed by the stream. overlayfs prepares an
  * empty snapshot at once; native copies the parent chain first (in a
@@ -276,6 +401,8 @@ static int layer_extract(struct layer *l, bool stream, err_t *err)
 	if (!stream)
 		u->file_workers++;
 	u->ev(u->data, "extracting", l->i, l->digest, l->chain);
+	if (l->on_lower)
+		return layer_extract_on_parents(l, parent_of(l), labels, err);
 	if (!u->parallel) {
 		if (snapshots_prepare_async(u->d, u->ns, u->sn, l->key, parent, false, labels,
 					    u->lease, prepared_cb, l, err) < 0) {
@@ -315,6 +442,8 @@ static void schedule(struct unpacker *u)
 			return;
 		if (!u->parallel && i != u->next_commit)
 			return; /* native: strictly one after the other */
+		if (l->on_lower && i != u->next_commit)
+			continue; /* its parents first */
 		err_t err = NULL;
 		if (layer_extract(l, false, &err) < 0)
 			return fail(u, &err);
@@ -445,6 +574,11 @@ int unpacker_stream_begin(struct unpacker *u, size_t i, err_t *err)
 	return 0;
 }
 
+bool unpacker_stream_alive(struct unpacker *u, size_t i)
+{
+	return !u->finished && u->layers[i].streaming && u->layers[i].job;
+}
+
 size_t unpacker_stream_space(struct unpacker *u, size_t i)
 {
 	struct layer *l = &u->layers[i];
@@ -493,10 +627,44 @@ void unpacker_blob_ready(struct unpacker *u, size_t i)
 
 /* ---- start-up ------------------------------------------------------------ */
 
+/* Mounts of layers applied onto their parents that a killed berthd left. */
+static void unmount_leftovers(struct daemon *d)
+{
+	char dir[400];
+	snprintf(dir, sizeof(dir), "%s/unpack/", d->cfg.state);
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return;
+	char line[4096];
+	char **found = NULL;
+	size_t n = 0;
+	while (fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mount-point ... */
+		char mp[2048];
+		if (sscanf(line, "%*s %*s %*s %*s %2047s", mp) == 1 &&
+		    strncmp(mp, dir, strlen(dir)) == 0) {
+			found = xrealloc(found, (n + 1) * sizeof(*found));
+			found[n++] = xstrdup(mp);
+		}
+	}
+	fclose(f);
+	for (size_t i = n; i-- > 0;) {
+		if (umount2(found[i], MNT_DETACH) < 0)
+			log_warn("could not unmount an interrupted extraction", "path=%s err=%s",
+				 found[i], strerror(errno));
+		else
+			log_info("unmounted an interrupted extraction", "path=%s", found[i]);
+		rmdir(found[i]);
+		free(found[i]);
+	}
+	free(found);
+}
+
 void unpack_cleanup(struct daemon *d)
 {
 	static const char *const sns[] = { "overlayfs", "native" };
 	err_t err = NULL;
+	unmount_leftovers(d);
 	cleanup_json json_t *nss = namespaces_list(d, NULL, &err);
 	if (!nss) {
 		log_warn("could not list namespaces", "err=%s", err->msg);

@@ -58,6 +58,8 @@ const char *unpacker_top_chain(struct unpacker *u);
  * takes the stream, 1 when it does not (extract from the blob later), -1 on
  * error. */
 int unpacker_stream_begin(struct unpacker *u, size_t i, err_t *err);
+/* Whether layer i still takes its stream (false once its worker ended). */
+bool unpacker_stream_alive(struct unpacker *u, size_t i);
 /* Bytes layer i's stream accepts now. */
 size_t unpacker_stream_space(struct unpacker *u, size_t i);
 /* Call cb once when layer i's stream has room again (NULL cb: forget it). */

@@ -15,6 +15,7 @@ KIND:
   symlink     `evil` -> dirname(CANARY), then `evil/<basename>` written through it
   hardlink    a hardlink to /etc/shadow, then one to CANARY
   zstd        two layers, the second tar+zstd (needs the zstd command)
+  xlink       two layers, the second with a hardlink to a file of the first
 
 Prints the manifest digest. The registry must allow anonymous pushes
 (t/lib/registry.sh's plain registry does).
@@ -123,6 +124,11 @@ def main():
         t1 = tar_of(base)
         t2 = tar_of([("data", "dir", None), ("data/z", "file", "zstd layer\n")])
         layers = [(t1, gz(t1), MT_GZIP), (t2, zst(t2), MT_ZSTD)]
+    elif kind == "xlink":
+        t1 = tar_of(base + [("shared", "dir", None), ("shared/data", "file", "linked\n")])
+        t2 = tar_of([("shared", "dir", None), ("shared/link", "hardlink", "shared/data"),
+                     ("new.txt", "file", "new\n")])
+        layers = [(t1, gz(t1), MT_GZIP), (t2, gz(t2), MT_GZIP)]
     elif kind == "diffid":
         t1 = tar_of(base)
         layers = [(t1, gz(t1), MT_GZIP)]
