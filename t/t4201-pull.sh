@@ -10,29 +10,6 @@ test_have_prereq REGISTRY || {
 
 NS=/v1/namespaces/default
 
-# pull REF [json fields...]: POST the pull; out holds the NDJSON lines, last the last one
-pull() {
-	ref=$1
-	shift
-	body="{\"ref\":\"$ref\"${1:+,$1}}"
-	api POST "$NS/images/pull" -d "$body" &&
-	tail -n1 out >last
-}
-
-pull_ok() {
-	pull "$@" && test "$(cat status)" = 200 &&
-	jq -e ".status == \"done\"" last >/dev/null ||
-	{ echo "pull of $1 did not finish:"; cat out; return 1; }
-}
-
-pull_err() {
-	code=$1
-	shift
-	pull "$@" && test "$(cat status)" = 200 &&
-	jq -e ".status == \"error\" and .error.code == \"$code\"" last >/dev/null ||
-	{ echo "pull of $1: want error $code, got:"; cat out; return 1; }
-}
-
 has_blob() {
 	api GET "$NS/content/$1" && test "$(cat status)" = 200
 }

@@ -12,28 +12,6 @@ test_lazy_prereq ZSTD 'command -v zstd'
 NS=/v1/namespaces/default
 SN=$NS/snapshotters
 
-pull() {
-	ref=$1
-	shift
-	body="{\"ref\":\"$ref\"${1:+,$1}}"
-	api POST "$NS/images/pull" -d "$body" &&
-	tail -n1 out >last
-}
-
-pull_ok() {
-	pull "$@" && test "$(cat status)" = 200 &&
-	jq -e ".status == \"done\"" last >/dev/null ||
-	{ echo "pull of $1 did not finish:"; cat out; return 1; }
-}
-
-pull_err() {
-	code=$1
-	shift
-	pull "$@" && test "$(cat status)" = 200 &&
-	jq -e ".status == \"error\" and .error.code == \"$code\"" last >/dev/null ||
-	{ echo "pull of $1: want error $code, got:"; cat out; return 1; }
-}
-
 # chain_of NAME[:TAG]: the top chain ID of the image, from its config's
 # diff_ids (OCI image-spec: chain[i] = sha256(chain[i-1] + " " + diff[i])).
 chain_of() {

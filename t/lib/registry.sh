@@ -750,3 +750,31 @@ image_blobs () {
 	fi
 	echo "$reg_m_" | jq -r '.config.digest, .layers[].digest'
 }
+
+# Pulls through berthd's API (needs daemon.sh's api and $NS, the namespace's
+# path, e.g. /v1/namespaces/default):
+#   pull REF [JSON FIELDS]	POST $NS/images/pull; ./out holds the NDJSON
+#				lines, ./last the last one
+#   pull_ok REF [FIELDS]	... and it must end with "done"
+#   pull_err CODE REF [FIELDS]	... and it must end with an error of CODE
+pull() {
+	ref=$1
+	shift
+	body="{\"ref\":\"$ref\"${1:+,$1}}"
+	api POST "$NS/images/pull" -d "$body" &&
+	tail -n1 out >last
+}
+
+pull_ok() {
+	pull "$@" && test "$(cat status)" = 200 &&
+	jq -e ".status == \"done\"" last >/dev/null ||
+	{ echo "pull of $1 did not finish:"; cat out; return 1; }
+}
+
+pull_err() {
+	code=$1
+	shift
+	pull "$@" && test "$(cat status)" = 200 &&
+	jq -e ".status == \"error\" and .error.code == \"$code\"" last >/dev/null ||
+	{ echo "pull of $1: want error $code, got:"; cat out; return 1; }
+}
