@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/select.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -16,6 +18,8 @@
 
 struct client {
 	CURL *h;
+	CURLSH *share; /* the connection cache, so that a request driven on a
+			  multi handle (client_async) reuses the connection */
 	char *socket_path; /* Unix socket, or NULL for TCP */
 	char *base;	   /* URL prefix the request path is appended to */
 	char *display;	   /* the address without credentials, for messages */
@@ -88,11 +92,15 @@ struct client *client_new(const char *address, const char *token, long timeout_s
 	if (token && *token && !c->socket_path)
 		c->auth_header = xasprintf("Authorization: Bearer %s", token);
 	c->timeout_ms = timeout_s * 1000;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->h = curl_easy_init())) {
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(c->h = curl_easy_init()) ||
+	    !(c->share = curl_share_init()) ||
+	    curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT) != CURLSHE_OK) {
 		make_error(err, E_INTERNAL, 0, "cannot initialise libcurl");
 		client_free(c);
 		return NULL;
 	}
+	/* set once: curl_easy_reset() keeps the share */
+	curl_easy_setopt(c->h, CURLOPT_SHARE, c->share);
 	return c;
 }
 
@@ -102,6 +110,8 @@ void client_free(struct client *c)
 		return;
 	if (c->h) {
 		curl_easy_cleanup(c->h);
+		if (c->share)
+			curl_share_cleanup(c->share);
 		curl_global_cleanup();
 	}
 	if (c->auth_header) {
@@ -524,5 +534,149 @@ enum client_status client_upload(struct client *c, const struct client_upload *u
 		}
 	}
 	buf_release(&u.reply.body);
+	return st;
+}
+
+struct client_async {
+	struct client *c;
+	CURLM *m;
+	struct curl_slist *headers;
+	char *payload;
+	char *method, *path;
+	struct reply_ctx r;
+	bool done;
+	CURLcode rc;
+};
+
+/* Let libcurl work; note when the transfer is over. */
+static void async_perform(struct client_async *a)
+{
+	int running;
+	curl_multi_perform(a->m, &running);
+	CURLMsg *msg;
+	int left;
+	while ((msg = curl_multi_info_read(a->m, &left))) {
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == a->c->h) {
+			a->rc = msg->data.result;
+			a->done = true;
+		}
+	}
+}
+
+struct client_async *client_async_new(struct client *c, const char *method, const char *path,
+				      const json_t *body)
+{
+	struct client_async *a = xzalloc(sizeof(*a));
+	a->c = c;
+	a->method = xstrdup(method);
+	a->path = xstrdup(path);
+	a->r.body = (struct buf)BUF_INIT;
+	prepare(c, method, path, "application/json", body ? "application/json" : NULL,
+		&a->headers);
+	if (body) {
+		size_t len;
+		a->payload = json_dump_compact(body, &len);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, a->payload);
+		curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	}
+	if (c->timeout_ms <= 0)
+		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
+	curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, reply_write_cb);
+	curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &a->r);
+	a->m = curl_multi_init();
+	if (!a->m || curl_multi_add_handle(a->m, c->h) != CURLM_OK) {
+		a->rc = CURLE_OUT_OF_MEMORY;
+		a->done = true;
+		return a;
+	}
+	async_perform(a); /* send the request now */
+	return a;
+}
+
+bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds, int timeout_ms)
+{
+	struct pollfd stack[64];
+	struct pollfd *all = stack;
+	unsigned n = nfds;
+	long curl_timeout = -1;
+	fd_set rd, wr, ex;
+	int maxfd = -1;
+	if (!a->done) {
+		FD_ZERO(&rd);
+		FD_ZERO(&wr);
+		FD_ZERO(&ex);
+		curl_multi_fdset(a->m, &rd, &wr, &ex, &maxfd);
+		curl_multi_timeout(a->m, &curl_timeout);
+		if (maxfd < 0 && curl_timeout < 0)
+			curl_timeout = 10; /* libcurl holds no socket yet: look again soon */
+		for (int fd = 0; fd <= maxfd; fd++)
+			if (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr) || FD_ISSET(fd, &ex))
+				n++;
+	}
+	if (n > ARRAY_SIZE(stack))
+		all = xcalloc(n, sizeof(*all));
+	for (unsigned i = 0; i < nfds; i++) {
+		all[i] = fds[i];
+		all[i].revents = 0;
+	}
+	unsigned k = nfds;
+	for (int fd = 0; !a->done && fd <= maxfd; fd++) {
+		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
+				   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
+		if (ev)
+			all[k++] = (struct pollfd){.fd = fd, .events = ev};
+	}
+	int t = timeout_ms;
+	if (curl_timeout >= 0 && (t < 0 || curl_timeout < t))
+		t = (int)curl_timeout;
+	int r = poll(all, n, t);
+	for (unsigned i = 0; i < nfds; i++)
+		fds[i].revents = r > 0 ? all[i].revents : 0;
+	if (all != stack)
+		free(all);
+	if (!a->done)
+		async_perform(a);
+	return a->done;
+}
+
+enum client_status client_async_finish(struct client_async *a, json_t **reply, err_t *err)
+{
+	struct client *c = a->c;
+	if (reply)
+		*reply = NULL;
+	enum client_status st = CLIENT_OK;
+	long status = 0;
+	if (a->m) {
+		curl_multi_remove_handle(a->m, c->h);
+		curl_multi_cleanup(a->m);
+	}
+	curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
+	if (!a->done) {
+		make_error(err, E_UNAVAILABLE, 0, "interrupted");
+		st = CLIENT_FAILED;
+	} else if (a->r.too_big) {
+		make_error(err, E_INTERNAL, 0, "%s %s: reply from berthd larger than %u MiB",
+			   a->method, a->path, MAX_REPLY >> 20);
+		st = CLIENT_FAILED;
+	} else if (a->rc != CURLE_OK) {
+		st = transport_error(c, a->rc, a->method, a->path, err);
+	} else if (status < 200 || status > 299) {
+		st = daemon_error(status, &a->r.body, err);
+	} else if (a->r.body.len > 0 && reply) {
+		json_error_t jerr;
+		*reply = json_loadb(a->r.body.data, a->r.body.len, 0, &jerr);
+		if (!*reply) {
+			make_error(err, E_INTERNAL, 0, "%s %s: malformed reply from berthd: %s",
+				   a->method, a->path, jerr.text);
+			one_line((*err)->msg);
+			st = CLIENT_FAILED;
+		}
+	}
+	headers_free(a->headers);
+	buf_release(&a->r.body);
+	free(a->payload);
+	free(a->method);
+	free(a->path);
+	free(a);
 	return st;
 }

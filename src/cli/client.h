@@ -108,4 +108,29 @@ struct client_upload {
 enum client_status client_upload(struct client *c, const struct client_upload *up, json_t **reply,
 				 err_t *err);
 
+/* A JSON request left running while the caller watches its own file
+ * descriptors too, in one poll, with no thread (`berth run` waits for the
+ * container's exit while it copies the container's output). It runs on
+ * c's connection, kept alive from the calls before it; c serves no other
+ * request until client_async_finish(). No overall timeout (connecting is
+ * bounded), as for a stream.
+ *
+ *   struct client_async *a = client_async_new(c, "POST", path, NULL);
+ *   while (!client_async_poll(a, fds, nfds, -1))
+ *           ...look at fds[i].revents...
+ *   st = client_async_finish(a, &reply, &err);
+ */
+struct client_async;
+struct pollfd;
+struct client_async *client_async_new(struct client *c, const char *method, const char *path,
+				      const json_t *body);
+/* Wait up to timeout_ms (-1: no limit) for the request to move or for one
+ * of fds (events set by the caller; revents set here) to be ready, then
+ * let the request do its work. True once the request is over (answered or
+ * failed); after that it only polls fds. EINTR counts as a wake-up. */
+bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds, int timeout_ms);
+/* The outcome as for client_call() ("interrupted" when it was not over),
+ * and a is freed. */
+enum client_status client_async_finish(struct client_async *a, json_t **reply, err_t *err);
+
 #endif

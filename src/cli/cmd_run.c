@@ -1,0 +1,501 @@
+/* berth run: create a container from an image, run its task and, in the
+ * foreground, copy its output and return its exit status, as `ctr run`
+ * (and the parts of `docker run` that fit berth's API).
+ *
+ * Foreground, the requests are: POST containers, POST task (with the paths
+ * of FIFOs made here, as containerd's cio does), POST start, POST wait,
+ * DELETE task and, with --rm, DELETE container?cleanup=snapshot, all on one
+ * kept-alive connection. The wait runs on a libcurl multi handle in the
+ * same poll as the FIFOs and a signalfd, so the client needs no thread and
+ * no polling interval: the container's output is copied as it comes and
+ * the exit is seen the moment berthd answers.
+ *
+ * Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT received by berth are sent
+ * to the task (POST kill, on a second connection since the first one is
+ * waiting). A second SIGINT within a second of the first is sent as
+ * SIGKILL: a container's init ignores signals it has no handler for (a
+ * plain `sleep` as pid 1 ignores Ctrl-C), so pressing Ctrl-C twice stops
+ * any container. ctr and docker forward every signal as it is; this is
+ * berth's one departure.
+ *
+ * Exit status, as docker's: the container's (128+N when signal N killed
+ * it); 125 when berth fails before the container ran (bad flags included);
+ * 126 and 127 when the runtime cannot run the command (not executable, not
+ * found). Nothing is left behind on failure: the FIFO directory is removed,
+ * a task that could not start is deleted, and with --rm so is the
+ * container.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/container_opts.h"
+#include "core/json.h"
+#include "remotes/reference.h"
+
+enum { OPT_RM = 256 };
+
+/* Exit statuses of `berth run` before or instead of the container's. */
+enum {
+	RUN_FAILED = 125,	  /* berth's own failure */
+	RUN_CANNOT_INVOKE = 126,  /* the command is not executable */
+	RUN_NOT_FOUND = 127,	  /* the command is not in the image */
+};
+
+enum { OUT, ERR, NSTREAMS };
+
+struct run {
+	struct cli *cli;
+	struct client *c;
+	struct client *killer; /* a second connection for kill during the wait */
+	const char *id;
+	bool rm;
+	char *dir;		/* the private FIFO directory, or NULL */
+	char *fifo[NSTREAMS];	/* its stdout and stderr FIFOs */
+	int fd[NSTREAMS];	/* their read ends, -1 once at EOF */
+	int sigfd;
+	int64_t last_int_ns;	/* when the last SIGINT came, for the SIGKILL escalation */
+};
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static char *container_path(const struct run *r, const char *rest)
+{
+	cleanup_free char *e = client_escape(r->id);
+	return cli_ns_path(r->cli, "/containers/%s%s", e, rest);
+}
+
+/* 126 or 127 when the runtime said the command cannot run, else 125 (as
+ * docker reads the runtime's message). */
+static int start_failure_status(const err_t err)
+{
+	const char *m = err ? err->msg : "";
+	if (strstr(m, "executable file not found") || strstr(m, "no such file or directory"))
+		return RUN_NOT_FOUND;
+	if (strstr(m, "permission denied"))
+		return RUN_CANNOT_INVOKE;
+	return RUN_FAILED;
+}
+
+/* Print err; return status. */
+static int fail(err_t *err, int status)
+{
+	cli_fail(err, status);
+	return status;
+}
+
+/* Best effort: the container's task, then (--rm) the container. Failures
+ * are printed; the first failure's status is what the caller returns. */
+static void remove_task(struct run *r, json_t **reply)
+{
+	cleanup_free char *path = container_path(r, "/task");
+	err_t err = NULL;
+	if (client_call(r->c, "DELETE", path, NULL, reply, &err) != CLIENT_OK)
+		cli_fail(&err, CLI_ERROR);
+}
+
+static bool remove_container(struct run *r)
+{
+	if (!r->rm)
+		return true;
+	cleanup_free char *path = container_path(r, "?cleanup=snapshot");
+	err_t err = NULL;
+	if (client_call(r->c, "DELETE", path, NULL, NULL, &err) != CLIENT_OK) {
+		cli_fail(&err, CLI_ERROR);
+		return false;
+	}
+	return true;
+}
+
+static void remove_fifos(struct run *r)
+{
+	for (int i = 0; i < NSTREAMS; i++) {
+		if (r->fd[i] >= 0)
+			close(r->fd[i]);
+		r->fd[i] = -1;
+		if (r->fifo[i])
+			unlink(r->fifo[i]);
+		free(r->fifo[i]);
+		r->fifo[i] = NULL;
+	}
+	if (r->dir)
+		rmdir(r->dir);
+	free(r->dir);
+	r->dir = NULL;
+}
+
+/* The private directory and its FIFOs, opened for reading before the task
+ * exists (a non-blocking open of a FIFO's read end needs no writer), as
+ * containerd's cio. */
+static int make_fifos(struct run *r, err_t *err)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+		base = "/tmp";
+	r->dir = xasprintf("%s/berth-run-XXXXXX", base);
+	if (!mkdtemp(r->dir)) {
+		int e = errno;
+		free(r->dir);
+		r->dir = NULL;
+		return make_error(err, E_INTERNAL, e, "cannot make a FIFO directory in `%s`", base);
+	}
+	static const char *const names[NSTREAMS] = {"stdout", "stderr"};
+	for (int i = 0; i < NSTREAMS; i++) {
+		r->fifo[i] = xasprintf("%s/%s", r->dir, names[i]);
+		if (mkfifo(r->fifo[i], 0600) < 0)
+			return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`",
+					  r->fifo[i]);
+		r->fd[i] = open(r->fifo[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (r->fd[i] < 0)
+			return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`",
+					  r->fifo[i]);
+	}
+	return 0;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return; /* our own stdout is gone: keep draining the FIFO */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Copy what stream i holds to our stdout or stderr; at EOF close it.
+ * Returns whether data came. */
+static bool copy_stream(struct run *r, int i)
+{
+	char buf[65536];
+	bool got = false;
+	for (;;) {
+		ssize_t n = read(r->fd[i], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			write_all(i == OUT ? STDOUT_FILENO : STDERR_FILENO, buf, (size_t)n);
+			got = true;
+			if ((size_t)n < sizeof(buf))
+				return got;
+			continue;
+		}
+		if (n == 0) { /* poll said ready, and no writer remains: the end */
+			close(r->fd[i]);
+			r->fd[i] = -1;
+		}
+		return got; /* EAGAIN: all taken */
+	}
+}
+
+/* Send a signal berth received to the task. */
+static void forward_signal(struct run *r, int sig)
+{
+	if (sig == SIGINT) {
+		int64_t now = monotonic_ns();
+		if (r->last_int_ns && now - r->last_int_ns < 1000000000)
+			sig = SIGKILL;
+		r->last_int_ns = now;
+	}
+	err_t err = NULL;
+	if (!r->killer) {
+		r->killer = client_new(r->cli->address, r->cli->token, r->cli->timeout, &err);
+		if (!r->killer) {
+			cli_fail(&err, CLI_ERROR);
+			return;
+		}
+	}
+	cleanup_free char *path = container_path(r, "/task/kill");
+	cleanup_json json_t *body = json_pack("{s:i}", "signal", sig);
+	if (client_call(r->killer, "POST", path, body, NULL, &err) != CLIENT_OK) {
+		if (err->kind == E_NOT_FOUND) /* it has just exited */
+			err_free(&err);
+		else
+			cli_fail(&err, CLI_ERROR);
+	}
+}
+
+static void take_signals(struct run *r)
+{
+	struct signalfd_siginfo si;
+	while (read(r->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		forward_signal(r, (int)si.ssi_signo);
+}
+
+/* Wait for the exit while copying the output and forwarding signals; then
+ * drain the FIFOs until their writers close them, or until they stay
+ * silent for a second (a writer that lingers). */
+static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
+{
+	cleanup_free char *path = container_path(r, "/task/wait");
+	struct client_async *a = client_async_new(r->c, "POST", path, NULL);
+	struct pollfd fds[1 + NSTREAMS];
+	int map[1 + NSTREAMS];
+	bool done = false;
+	while (!done) {
+		unsigned n = 0;
+		fds[n] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
+		map[n++] = -1;
+		for (int i = 0; i < NSTREAMS; i++) {
+			if (r->fd[i] >= 0) {
+				fds[n] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
+				map[n++] = i;
+			}
+		}
+		done = client_async_poll(a, fds, n, -1);
+		for (unsigned k = 0; k < n; k++) {
+			if (!fds[k].revents)
+				continue;
+			if (map[k] < 0)
+				take_signals(r);
+			else if (r->fd[map[k]] >= 0)
+				copy_stream(r, map[k]);
+		}
+	}
+	enum client_status st = client_async_finish(a, reply, err);
+	for (;;) {
+		unsigned n = 0;
+		for (int i = 0; i < NSTREAMS; i++) {
+			if (r->fd[i] >= 0) {
+				fds[n] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
+				map[n++] = i;
+			}
+		}
+		if (n == 0)
+			break;
+		int ready = poll(fds, n, 1000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready <= 0)
+			break;
+		for (unsigned k = 0; k < n; k++)
+			if (fds[k].revents)
+				copy_stream(r, map[k]);
+	}
+	return st;
+}
+
+/* POST the container; a name Docker would accept in short form (`busybox`)
+ * that names no image is tried again normalised, as `berth images` does. */
+static enum client_status create_container(struct run *r, json_t *body, err_t *err)
+{
+	cleanup_free char *path = cli_ns_path(r->cli, "/containers");
+	enum client_status st = client_call(r->c, "POST", path, body, NULL, err);
+	if (st != CLIENT_FAILED || (*err)->kind != E_NOT_FOUND)
+		return st;
+	const char *image = json_get_string(body, "image");
+	struct reference ref = {0};
+	err_t perr = NULL;
+	if (!image || reference_parse(image, &ref, &perr) < 0) {
+		err_free(&perr);
+		return st;
+	}
+	cleanup_free char *norm = reference_string(&ref);
+	reference_release(&ref);
+	if (strcmp(norm, image) == 0)
+		return st;
+	json_object_set_new(body, "image", json_string(norm));
+	err_t err2 = NULL;
+	enum client_status st2 = client_call(r->c, "POST", path, body, NULL, &err2);
+	if (st2 == CLIENT_FAILED && err2->kind == E_NOT_FOUND) {
+		err_free(&err2); /* say what the user asked for */
+		return st;
+	}
+	err_free(err);
+	*err = err2;
+	return st2;
+}
+
+static int exit_status_of(const json_t *reply)
+{
+	json_t *v = json_object_get(reply, "exit_status");
+	if (!json_is_integer(v))
+		return -1;
+	return (int)(json_integer_value(v) & 0xff);
+}
+
+static int run_detached(struct run *r)
+{
+	err_t err = NULL;
+	cleanup_free char *task = container_path(r, "/task");
+	cleanup_json json_t *tbody = json_pack("{s:b}", "log", 1);
+	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
+		return fail(&err, start_failure_status(err));
+	cleanup_free char *start = container_path(r, "/task/start");
+	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
+		int st = start_failure_status(err);
+		cli_fail(&err, st);
+		remove_task(r, NULL);
+		return st;
+	}
+	printf("%s\n", r->id);
+	return CLI_OK;
+}
+
+static int run_foreground(struct run *r)
+{
+	err_t err = NULL;
+	if (make_fifos(r, &err) < 0)
+		return fail(&err, RUN_FAILED);
+	cleanup_free char *task = container_path(r, "/task");
+	cleanup_json json_t *tbody =
+	    json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
+	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
+		return fail(&err, start_failure_status(err));
+	cleanup_free char *start = container_path(r, "/task/start");
+	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
+		int st = start_failure_status(err);
+		cli_fail(&err, st);
+		remove_task(r, NULL);
+		return st;
+	}
+	cleanup_json json_t *waited = NULL;
+	enum client_status ws = wait_exit(r, &waited, &err);
+	fflush(stdout);
+	if (ws != CLIENT_OK)
+		return fail(&err, RUN_FAILED);
+	int status = exit_status_of(waited);
+	cleanup_json json_t *deleted = NULL;
+	remove_task(r, &deleted);
+	if (status < 0)
+		status = exit_status_of(deleted);
+	return status < 0 ? RUN_FAILED : status;
+}
+
+static int run_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option own[] = {
+	    {"rm", no_argument, NULL, OPT_RM},
+	    {"detach", no_argument, NULL, 'd'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	cleanup_free struct option *longopts = container_opts_merge(own);
+	struct container_opts o = CONTAINER_OPTS_INIT;
+	struct run r = {.cli = cli, .fd = {-1, -1}, .sigfd = -1};
+	bool detach = false;
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "+dh", longopts)) != -1) {
+		int h = container_opts_handle(cli, &o, c, optarg);
+		if (h == 1)
+			continue;
+		if (h == 0 && c == OPT_RM) {
+			r.rm = true;
+			continue;
+		}
+		if (h == 0 && c == 'd') {
+			detach = true;
+			continue;
+		}
+		container_opts_release(&o);
+		if (h == 0 && c == 'h')
+			return cli_getopt_other(cli, c);
+		return RUN_FAILED;
+	}
+	if (argc - optind < 2) {
+		container_opts_release(&o);
+		cli_usage_error(cli, optind < argc ? "missing the container ID"
+						   : "missing the IMAGE and the container ID");
+		return RUN_FAILED;
+	}
+	if (detach && r.rm) {
+		container_opts_release(&o);
+		cli_usage_error(cli, "--rm and -d do not go together: a detached container "
+				     "stays until `berth tasks rm` and `berth containers rm`");
+		return RUN_FAILED;
+	}
+	r.id = argv[optind + 1];
+	cleanup_json json_t *body = NULL;
+	container_opts_body(&o, argv[optind], r.id, argc - optind - 2, argv + optind + 2, &body);
+	container_opts_release(&o);
+
+	int st;
+	if (!(r.c = cli_client(cli, &st)))
+		return RUN_FAILED;
+	/* signals wait in the signalfd until the task runs, then go to it */
+	sigset_t mask, old;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGQUIT);
+	if (!detach) {
+		sigprocmask(SIG_BLOCK, &mask, &old);
+		r.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (r.sigfd < 0) {
+			perror("berth: signalfd");
+			sigprocmask(SIG_SETMASK, &old, NULL);
+			return RUN_FAILED;
+		}
+	}
+
+	err_t err = NULL;
+	if (create_container(&r, body, &err) != CLIENT_OK) {
+		st = fail(&err, RUN_FAILED);
+	} else {
+		st = detach ? run_detached(&r) : run_foreground(&r);
+		if (!remove_container(&r) && st == CLI_OK)
+			st = CLI_ERROR;
+	}
+	remove_fifos(&r);
+	client_free(r.killer);
+	if (r.sigfd >= 0) {
+		close(r.sigfd);
+		/* a signal that came after the exit is dropped, not delivered */
+		struct timespec zero = {0, 0};
+		while (sigtimedwait(&mask, NULL, &zero) > 0)
+			;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+	}
+	return st;
+}
+
+const struct cli_command cmd_run = {
+    .name = "run",
+    .summary = "run a container",
+    .synopsis = "[--rm] [-d] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
+    .help =
+	"Create the container ID from IMAGE, start its task and, in the foreground,\n"
+	"copy its stdout and stderr (through FIFOs) until it exits, then delete the\n"
+	"task and exit with the container's exit status (128+N if signal N ended\n"
+	"it). CMD and ARGS replace the image's entrypoint and command. The image must\n"
+	"have been pulled (`berth pull`); a short name (`busybox`) is also tried in its\n"
+	"normalised form (`docker.io/library/busybox:latest`).\n"
+	"\n"
+	"SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; a second\n"
+	"SIGINT (Ctrl-C) within a second of the first is sent as SIGKILL, since a\n"
+	"container's pid 1 ignores the signals it does not handle. No stdin is\n"
+	"attached.\n"
+	"\n"
+	"Exit status: the container's; 125 when berth fails (bad flags, daemon or\n"
+	"API errors) before the container runs; 126 when its command cannot be run,\n"
+	"127 when it is not found.\n"
+	"\n"
+	"Options:\n"
+	"      --rm                 remove the container and its snapshot at the end\n"
+	"                           (also when its task cannot be created or started)\n"
+	"  -d, --detach             start it and print ID; its output goes to the task's\n"
+	"                           log (`berth tasks logs ID`)\n" CONTAINER_OPTS_HELP
+	"  -h, --help               show this help\n",
+    .run = run_run,
+};

@@ -1,0 +1,402 @@
+/* berth tasks: the running side of containers, as `ctr tasks`: list the
+ * tasks of a namespace, start, signal, wait for and delete a container's
+ * task, and read what it logged (`berth run -d` captures its output).
+ * A task is named by its container's id. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/table.h"
+#include "core/json.h"
+
+enum { OPT_ALL = 256 };
+
+static char *task_path(const struct cli *cli, const char *id, const char *rest)
+{
+	cleanup_free char *e = client_escape(id);
+	return cli_ns_path(cli, "/containers/%s/task%s", e, rest);
+}
+
+static int ls_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"quiet", no_argument, NULL, 'q'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	bool quiet = false;
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "qh", longopts)) != -1) {
+		if (c == 'q')
+			quiet = true;
+		else
+			return cli_getopt_other(cli, c);
+	}
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind]);
+	cleanup_free char *path = cli_ns_path(cli, "/tasks");
+	cleanup_json json_t *reply = NULL;
+	int st = cli_call(cli, "GET", path, NULL, &reply);
+	if (st != CLI_OK)
+		return st;
+	json_t *list = json_object_get(reply, "tasks");
+	size_t i;
+	json_t *t;
+	if (quiet) {
+		json_array_foreach(list, i, t) {
+			const char *id = json_get_string(t, "id");
+			if (id)
+				printf("%s\n", id);
+		}
+	} else if (cli->json) {
+		cli_print_json(reply);
+	} else {
+		struct table *tab = table_new("TASK", "PID", "STATUS", NULL);
+		json_array_foreach(list, i, t) {
+			char pid[24] = "-";
+			json_t *p = json_object_get(t, "pid");
+			if (json_is_integer(p))
+				snprintf(pid, sizeof(pid), "%lld", (long long)json_integer_value(p));
+			const char *status = json_get_string(t, "status");
+			char shown[64];
+			json_t *ex = json_object_get(t, "exit_status");
+			if (status && strcmp(status, "stopped") == 0 && json_is_integer(ex)) {
+				snprintf(shown, sizeof(shown), "stopped (%lld)",
+					 (long long)json_integer_value(ex));
+				status = shown;
+			}
+			table_add(tab, json_get_string(t, "id"), pid, status ? status : "-");
+		}
+		table_print(tab, stdout);
+		table_free(tab);
+	}
+	return CLI_OK;
+}
+
+static int start_one(struct cli *cli, const char *id, void *arg)
+{
+	cleanup_free char *path = task_path(cli, id, "/start");
+	return cli_call(cli, "POST", path, NULL, NULL);
+}
+
+static int start_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+	int c;
+	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
+		return cli_getopt_other(cli, c);
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	return cli_for_each(cli, argc - optind, argv + optind, start_one, NULL);
+}
+
+struct kill_args {
+	json_t *signal;
+	bool all;
+};
+
+static int kill_one(struct cli *cli, const char *id, void *arg)
+{
+	const struct kill_args *k = arg;
+	cleanup_free char *path = task_path(cli, id, "/kill");
+	cleanup_json json_t *body = json_pack("{s:O}", "signal", k->signal);
+	if (k->all)
+		json_object_set_new(body, "all", json_true());
+	return cli_call(cli, "POST", path, body, NULL);
+}
+
+/* "9", "KILL", "SIGKILL": a number goes as a number, a name as it is
+ * (berthd knows the names); junk is a usage error here. */
+static json_t *parse_signal(const char *s)
+{
+	uint64_t n;
+	if (parse_u64(s, &n))
+		return n > 0 && n < 65 ? json_integer((json_int_t)n) : NULL;
+	if (!*s)
+		return NULL;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '+' || *p == '-'))
+			return NULL;
+	return json_string(s);
+}
+
+static int kill_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"signal", required_argument, NULL, 's'},
+	    {"all", no_argument, NULL, 'a'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	struct kill_args k = {NULL, false};
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "s:ah", longopts)) != -1) {
+		if (c == 's') {
+			json_decref(k.signal);
+			if (!(k.signal = parse_signal(optarg)))
+				return cli_usage_error(cli, "bad signal `%s`", optarg);
+		} else if (c == 'a') {
+			k.all = true;
+		} else {
+			json_decref(k.signal);
+			return cli_getopt_other(cli, c);
+		}
+	}
+	if (optind >= argc) {
+		json_decref(k.signal);
+		return cli_usage_error(cli, "missing the container ID");
+	}
+	if (!k.signal)
+		k.signal = json_string("SIGTERM");
+	int st = cli_for_each(cli, argc - optind, argv + optind, kill_one, &k);
+	json_decref(k.signal);
+	return st;
+}
+
+/* POST .../task/wait, for as long as it takes (no --timeout). */
+static int wait_task(struct cli *cli, const char *id, json_t **reply)
+{
+	int st;
+	struct client *c = cli_client(cli, &st);
+	if (!c)
+		return st;
+	cleanup_free char *path = task_path(cli, id, "/wait");
+	struct client_async *a = client_async_new(c, "POST", path, NULL);
+	while (!client_async_poll(a, NULL, 0, -1))
+		;
+	err_t err = NULL;
+	enum client_status cs = client_async_finish(a, reply, &err);
+	if (cs != CLIENT_OK)
+		return cli_fail(&err, (int)cs);
+	return CLI_OK;
+}
+
+static int rm_one(struct cli *cli, const char *id, void *arg)
+{
+	const bool *force = arg;
+	int st;
+	if (*force) {
+		cleanup_free char *kpath = task_path(cli, id, "/kill");
+		cleanup_json json_t *body = json_pack("{s:s,s:b}", "signal", "SIGKILL", "all", 1);
+		struct client *c = cli_client(cli, &st);
+		if (!c)
+			return st;
+		err_t err = NULL;
+		enum client_status cs = client_call(c, "POST", kpath, body, NULL, &err);
+		/* not_found: it had already stopped (or there is no task: DELETE says) */
+		if (cs == CLIENT_FAILED && err->kind == E_NOT_FOUND)
+			err_free(&err);
+		else if (cs != CLIENT_OK)
+			return cli_fail(&err, (int)cs);
+		else if ((st = wait_task(cli, id, NULL)) != CLI_OK)
+			return st;
+	}
+	cleanup_free char *path = task_path(cli, id, "");
+	return cli_call(cli, "DELETE", path, NULL, NULL);
+}
+
+static int rm_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"force", no_argument, NULL, 'f'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	bool force = false;
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "fh", longopts)) != -1) {
+		if (c == 'f')
+			force = true;
+		else
+			return cli_getopt_other(cli, c);
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	return cli_for_each(cli, argc - optind, argv + optind, rm_one, &force);
+}
+
+static int wait_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+	int c;
+	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
+		return cli_getopt_other(cli, c);
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	cleanup_json json_t *reply = NULL;
+	int st = wait_task(cli, argv[optind], &reply);
+	if (st != CLI_OK)
+		return st;
+	if (cli->json) {
+		cli_print_json(reply);
+		return CLI_OK;
+	}
+	json_t *ex = json_object_get(reply, "exit_status");
+	if (!json_is_integer(ex)) {
+		fprintf(stderr, "berth: berthd's answer holds no exit_status\n");
+		return CLI_ERROR;
+	}
+	printf("%lld\n", (long long)json_integer_value(ex));
+	return (int)(json_integer_value(ex) & 0xff);
+}
+
+static volatile sig_atomic_t logs_stop;
+
+static void logs_signal(int sig)
+{
+	(void)sig;
+	logs_stop = 1;
+}
+
+static bool logs_data_cb(const char *data, size_t len, void *arg)
+{
+	(void)arg;
+	while (len > 0) {
+		ssize_t n = write(STDOUT_FILENO, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return false; /* stdout closed (`| head`): stop quietly */
+		data += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+static int logs_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"follow", no_argument, NULL, 'f'},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	bool follow = false;
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "fh", longopts)) != -1) {
+		if (c == 'f')
+			follow = true;
+		else
+			return cli_getopt_other(cli, c);
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	int st;
+	struct client *cl = cli_client(cli, &st);
+	if (!cl)
+		return st;
+	cleanup_free char *path = task_path(cli, argv[optind], follow ? "/logs?follow=true" : "/logs");
+	struct sigaction sa = {.sa_handler = logs_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	err_t err = NULL;
+	enum client_status cs = client_stream(cl, path, "application/octet-stream", logs_data_cb,
+					      NULL, &logs_stop, &err);
+	if (cs != CLIENT_OK)
+		return cli_fail(&err, (int)cs);
+	return CLI_OK;
+}
+
+static const struct cli_command tasks_ls = {
+    .name = "ls",
+    .aliases = CLI_ALIASES("list"),
+    .summary = "list tasks",
+    .synopsis = "[-q]",
+    .help = "List the tasks of the namespace (GET /v1/namespaces/NS/tasks) as a table of\n"
+	    "TASK (its container's id), PID and STATUS (created, running, paused,\n"
+	    "stopped with its exit status, unknown).\n"
+	    "\n"
+	    "Options:\n"
+	    "  -q, --quiet  print only the ids, one a line\n"
+	    "  -h, --help   show this help\n",
+    .run = ls_run,
+};
+
+static const struct cli_command tasks_start = {
+    .name = "start",
+    .summary = "start created tasks",
+    .synopsis = "ID...",
+    .help = "Start the created task of each container ID (POST .../task/start), printing\n"
+	    "each id started. The task's output goes where its creation said (FIFOs or\n"
+	    "its log); nothing is attached here.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = start_run,
+};
+
+static const struct cli_command tasks_kill = {
+    .name = "kill",
+    .summary = "signal tasks",
+    .synopsis = "[-s SIGNAL] [--all] ID...",
+    .help = "Send a signal to the task of each container ID (POST .../task/kill),\n"
+	    "printing each id signalled.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -s, --signal SIG  SIGTERM (default), TERM, 15, SIGKILL...\n"
+	    "  -a, --all         signal every process of the container, not only its init\n"
+	    "  -h, --help        show this help\n",
+    .run = kill_run,
+};
+
+static const struct cli_command tasks_rm = {
+    .name = "rm",
+    .aliases = CLI_ALIASES("remove", "delete", "del"),
+    .summary = "delete stopped tasks",
+    .synopsis = "[-f] ID...",
+    .help = "Delete the task of each container ID (DELETE .../task), printing each id\n"
+	    "deleted. A running task cannot be deleted unless -f is given. The container\n"
+	    "stays (`berth containers rm`).\n"
+	    "\n"
+	    "Options:\n"
+	    "  -f, --force  kill a running task with SIGKILL and wait for it first\n"
+	    "  -h, --help   show this help\n",
+    .run = rm_run,
+};
+
+static const struct cli_command tasks_wait = {
+    .name = "wait",
+    .summary = "wait for a task to exit",
+    .synopsis = "ID",
+    .help = "Wait until the task of the container ID exits (POST .../task/wait, no\n"
+	    "time limit), print its exit status and exit with it.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = wait_run,
+};
+
+static const struct cli_command tasks_logs = {
+    .name = "logs",
+    .summary = "print a task's captured output",
+    .synopsis = "[-f] ID",
+    .help = "Print the stdout and stderr the task of the container ID logged (it was\n"
+	    "created with log capture, as by `berth run -d`), interleaved as captured.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -f, --follow  go on printing until the task exits\n"
+	    "  -h, --help    show this help\n",
+    .run = logs_run,
+};
+
+const struct cli_command cmd_tasks = {
+    .name = "tasks",
+    .aliases = CLI_ALIASES("task", "t"),
+    .summary = "manage tasks (the running side of containers)",
+    .help = "Manage the tasks of a namespace: a container's running process, named by the\n"
+	    "container's id.",
+    .subcommands = CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait,
+				&tasks_logs),
+    .fallback = &tasks_ls,
+};
