@@ -2,7 +2,8 @@
 # berth's main job, for now: start berthd on a temporary root, drive it with
 # the berth CLI and with curl (version, namespaces, plugins, events), pull an
 # image from a loopback registry and unpack it into snapshots, mount its root
-# filesystem, stop it.
+# filesystem, run containers from it (`berth run`, `berth tasks`), show the
+# events, stop it.
 # Usage: contrib/demo.sh [BUILD_DIR]   (default: $BERTH_BUILD_DIR, else ./)
 set -eu
 
@@ -21,6 +22,15 @@ pid=
 events=
 registry=
 cleanup() {
+	# containers outlive berthd (their shims detach): remove them first
+	if [ -n "$pid" ] && [ -S "${sock:-}" ]; then
+		for t in $("$BERTH" --address "$sock" tasks ls -q 2>/dev/null); do
+			"$BERTH" --address "$sock" tasks rm -f "$t" >/dev/null 2>&1 || :
+		done
+		for c in $("$BERTH" --address "$sock" containers ls -q 2>/dev/null); do
+			"$BERTH" --address "$sock" containers rm "$c" >/dev/null 2>&1 || :
+		done
+	fi
 	[ -n "$events" ] && kill "$events" 2>/dev/null || :
 	[ -n "$registry" ] && kill "$registry" 2>/dev/null || :
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || :
@@ -131,13 +141,34 @@ print([x["name"] for x in s if x["kind"]=="committed" and x["name"] not in paren
 	"$tmp/rootfs/bin/busybox" echo "hello from the unpacked image"
 	umount "$tmp/rootfs"
 	"$BERTH" snapshots rm demo-view
+	img=127.0.0.1:$port/demo/busybox:latest
+	step "berth run --rm $img demo echo hello"
+	"$BERTH" run --rm "$img" demo echo hello
+	step "berth run --rm --env GREETING=hi --user 1000 --cwd /tmp $img demo sh -c 'echo \$GREETING from \$(id -u) in \$(pwd); exit 3'"
+	"$BERTH" run --rm --env GREETING=hi --user 1000 --cwd /tmp "$img" demo \
+		sh -c 'echo $GREETING from $(id -u) in $(pwd); exit 3' && st=0 || st=$?
+	echo "exit status: $st"
+	step "berth run -d $img sleeper sh -c 'echo started; exec sleep 600'"
+	"$BERTH" run -d "$img" sleeper sh -c 'echo started; exec sleep 600'
+	step "berth tasks ls"
+	"$BERTH" tasks ls
+	step "berth tasks kill -s KILL sleeper; berth tasks wait sleeper"
+	"$BERTH" tasks kill -s KILL sleeper
+	"$BERTH" tasks wait sleeper || :
+	step "berth tasks logs sleeper"
+	"$BERTH" tasks logs sleeper
+	step "berth tasks rm sleeper; berth containers rm sleeper"
+	"$BERTH" tasks rm sleeper
+	"$BERTH" containers rm sleeper
+	step "berth containers ls"
+	"$BERTH" containers ls
 else
 	echo "(docker-registry, skopeo, umoci or busybox-static missing: no pull shown)"
 fi
 step "berth server"
 "$BERTH" server
-step "curl --unix-socket $sock 'http://berth/v1/events?since=0' --max-time 1   # replay"
-curl -s --unix-socket "$sock" 'http://berth/v1/events?since=0' --max-time 1 || :
+step "curl --unix-socket $sock 'http://berth/v1/events?since=0&topic=/tasks/' --max-time 1   # replay"
+curl -s --unix-socket "$sock" 'http://berth/v1/events?since=0&topic=/tasks/' --max-time 1 || :
 step "curl --unix-socket $sock http://berth/v1/namespaces/nope   # errors are JSON"
 curl -s --unix-socket "$sock" http://berth/v1/namespaces/nope
 
