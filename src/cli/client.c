@@ -18,8 +18,8 @@
 
 struct client {
 	CURL *h;
-	CURLSH *share; /* the connection cache, so that a request driven on a
-			  multi handle (client_async) reuses the connection */
+	CURLSH *share;	   /* the connection cache, so that a request driven on a
+			      multi handle (client_async) reuses the connection */
 	char *socket_path; /* Unix socket, or NULL for TCP */
 	char *base;	   /* URL prefix the request path is appended to */
 	char *display;	   /* the address without credentials, for messages */
@@ -571,8 +571,7 @@ struct client_async *client_async_new(struct client *c, const char *method, cons
 	a->method = xstrdup(method);
 	a->path = xstrdup(path);
 	a->r.body = (struct buf)BUF_INIT;
-	prepare(c, method, path, "application/json", body ? "application/json" : NULL,
-		&a->headers);
+	prepare(c, method, path, "application/json", body ? "application/json" : NULL, &a->headers);
 	if (body) {
 		size_t len;
 		a->payload = json_dump_compact(body, &len);
@@ -621,8 +620,9 @@ bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds
 	}
 	unsigned k = nfds;
 	for (int fd = 0; !a->done && fd <= maxfd; fd++) {
-		short ev = (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
-				   (FD_ISSET(fd, &ex) ? POLLPRI : 0));
+		short ev =
+		    (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
+			    (FD_ISSET(fd, &ex) ? POLLPRI : 0));
 		if (ev)
 			all[k++] = (struct pollfd){.fd = fd, .events = ev};
 	}

@@ -48,9 +48,9 @@ enum { OPT_RM = 256 };
 
 /* Exit statuses of `berth run` before or instead of the container's. */
 enum {
-	RUN_FAILED = 125,	  /* berth's own failure */
-	RUN_CANNOT_INVOKE = 126,  /* the command is not executable */
-	RUN_NOT_FOUND = 127,	  /* the command is not in the image */
+	RUN_FAILED = 125,	 /* berth's own failure */
+	RUN_CANNOT_INVOKE = 126, /* the command is not executable */
+	RUN_NOT_FOUND = 127,	 /* the command is not in the image */
 };
 
 enum { OUT, ERR, NSTREAMS };
@@ -61,11 +61,11 @@ struct run {
 	struct client *killer; /* a second connection for kill during the wait */
 	const char *id;
 	bool rm;
-	char *dir;		/* the private FIFO directory, or NULL */
-	char *fifo[NSTREAMS];	/* its stdout and stderr FIFOs */
-	int fd[NSTREAMS];	/* their read ends, -1 once at EOF */
+	char *dir;	      /* the private FIFO directory, or NULL */
+	char *fifo[NSTREAMS]; /* its stdout and stderr FIFOs */
+	int fd[NSTREAMS];     /* their read ends, -1 once at EOF */
 	int sigfd;
-	int64_t last_int_ns;	/* when the last SIGINT came, for the SIGKILL escalation */
+	int64_t last_int_ns; /* when the last SIGINT came, for the SIGKILL escalation */
 };
 
 static int64_t monotonic_ns(void)
@@ -474,28 +474,27 @@ const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run a container",
     .synopsis = "[--rm] [-d] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
-    .help =
-	"Create the container ID from IMAGE, start its task and, in the foreground,\n"
-	"copy its stdout and stderr (through FIFOs) until it exits, then delete the\n"
-	"task and exit with the container's exit status (128+N if signal N ended\n"
-	"it). CMD and ARGS replace the image's entrypoint and command. The image must\n"
-	"have been pulled (`berth pull`); a short name (`busybox`) is also tried in its\n"
-	"normalised form (`docker.io/library/busybox:latest`).\n"
-	"\n"
-	"SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; a second\n"
-	"SIGINT (Ctrl-C) within a second of the first is sent as SIGKILL, since a\n"
-	"container's pid 1 ignores the signals it does not handle. No stdin is\n"
-	"attached.\n"
-	"\n"
-	"Exit status: the container's; 125 when berth fails (bad flags, daemon or\n"
-	"API errors) before the container runs; 126 when its command cannot be run,\n"
-	"127 when it is not found.\n"
-	"\n"
-	"Options:\n"
-	"      --rm                 remove the container and its snapshot at the end\n"
-	"                           (also when its task cannot be created or started)\n"
-	"  -d, --detach             start it and print ID; its output goes to the task's\n"
-	"                           log (`berth tasks logs ID`)\n" CONTAINER_OPTS_HELP
-	"  -h, --help               show this help\n",
+    .help = "Create the container ID from IMAGE, start its task and, in the foreground,\n"
+	    "copy its stdout and stderr (through FIFOs) until it exits, then delete the\n"
+	    "task and exit with the container's exit status (128+N if signal N ended\n"
+	    "it). CMD and ARGS replace the image's entrypoint and command. The image must\n"
+	    "have been pulled (`berth pull`); a short name (`busybox`) is also tried in its\n"
+	    "normalised form (`docker.io/library/busybox:latest`).\n"
+	    "\n"
+	    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; a second\n"
+	    "SIGINT (Ctrl-C) within a second of the first is sent as SIGKILL, since a\n"
+	    "container's pid 1 ignores the signals it does not handle. No stdin is\n"
+	    "attached.\n"
+	    "\n"
+	    "Exit status: the container's; 125 when berth fails (bad flags, daemon or\n"
+	    "API errors) before the container runs; 126 when its command cannot be run,\n"
+	    "127 when it is not found.\n"
+	    "\n"
+	    "Options:\n"
+	    "      --rm                 remove the container and its snapshot at the end\n"
+	    "                           (also when its task cannot be created or started)\n"
+	    "  -d, --detach             start it and print ID; its output goes to the task's\n"
+	    "                           log (`berth tasks logs ID`)\n" CONTAINER_OPTS_HELP
+	    "  -h, --help               show this help\n",
     .run = run_run,
 };

@@ -61,7 +61,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 			char pid[24] = "-";
 			json_t *p = json_object_get(t, "pid");
 			if (json_is_integer(p))
-				snprintf(pid, sizeof(pid), "%lld", (long long)json_integer_value(p));
+				snprintf(pid, sizeof(pid), "%lld",
+					 (long long)json_integer_value(p));
 			const char *status = json_get_string(t, "status");
 			char shown[64];
 			json_t *ex = json_object_get(t, "exit_status");
@@ -294,7 +295,8 @@ static int logs_run(struct cli *cli, int argc, char **argv)
 	struct client *cl = cli_client(cli, &st);
 	if (!cl)
 		return st;
-	cleanup_free char *path = task_path(cli, argv[optind], follow ? "/logs?follow=true" : "/logs");
+	cleanup_free char *path =
+	    task_path(cli, argv[optind], follow ? "/logs?follow=true" : "/logs");
 	struct sigaction sa = {.sa_handler = logs_signal};
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -396,7 +398,7 @@ const struct cli_command cmd_tasks = {
     .summary = "manage tasks (the running side of containers)",
     .help = "Manage the tasks of a namespace: a container's running process, named by the\n"
 	    "container's id.",
-    .subcommands = CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait,
-				&tasks_logs),
+    .subcommands =
+	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs),
     .fallback = &tasks_ls,
 };
