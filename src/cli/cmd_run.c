@@ -12,11 +12,13 @@
  *
  * Signals: SIGINT, SIGTERM, SIGHUP and SIGQUIT received by berth are sent
  * to the task (POST kill, on a second connection since the first one is
- * waiting). A second SIGINT within a second of the first is sent as
- * SIGKILL: a container's init ignores signals it has no handler for (a
- * plain `sleep` as pid 1 ignores Ctrl-C), so pressing Ctrl-C twice stops
- * any container. ctr and docker forward every signal as it is; this is
- * berth's one departure.
+ * waiting). Every SIGINT after the first is sent as SIGKILL: a
+ * container's init ignores the signals it has no handler for (a plain
+ * `sleep` as pid 1 ignores Ctrl-C), so pressing Ctrl-C twice stops any
+ * container. No time window: two signals sent at once may arrive as one
+ * (standard signals do not queue), and a slow machine must not turn the
+ * second press into a mere SIGINT. ctr and docker forward every signal as
+ * it is; this is berth's one departure.
  *
  * Exit status, as docker's: the container's (128+N when signal N killed
  * it); 125 when berth fails before the container ran (bad flags included);
@@ -65,15 +67,8 @@ struct run {
 	char *fifo[NSTREAMS]; /* its stdout and stderr FIFOs */
 	int fd[NSTREAMS];     /* their read ends, -1 once at EOF */
 	int sigfd;
-	int64_t last_int_ns; /* when the last SIGINT came, for the SIGKILL escalation */
+	bool interrupted; /* a SIGINT was forwarded: the next one is SIGKILL */
 };
-
-static int64_t monotonic_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static char *container_path(const struct run *r, const char *rest)
 {
@@ -211,12 +206,10 @@ static bool copy_stream(struct run *r, int i)
 /* Send a signal berth received to the task. */
 static void forward_signal(struct run *r, int sig)
 {
-	if (sig == SIGINT) {
-		int64_t now = monotonic_ns();
-		if (r->last_int_ns && now - r->last_int_ns < 1000000000)
-			sig = SIGKILL;
-		r->last_int_ns = now;
-	}
+	if (sig == SIGINT && r->interrupted)
+		sig = SIGKILL;
+	else if (sig == SIGINT)
+		r->interrupted = true;
 	err_t err = NULL;
 	if (!r->killer) {
 		r->killer = client_new(r->cli->address, r->cli->token, r->cli->timeout, &err);
@@ -481,10 +474,9 @@ const struct cli_command cmd_run = {
 	    "have been pulled (`berth pull`); a short name (`busybox`) is also tried in its\n"
 	    "normalised form (`docker.io/library/busybox:latest`).\n"
 	    "\n"
-	    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; a second\n"
-	    "SIGINT (Ctrl-C) within a second of the first is sent as SIGKILL, since a\n"
-	    "container's pid 1 ignores the signals it does not handle. No stdin is\n"
-	    "attached.\n"
+	    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; every SIGINT\n"
+	    "(Ctrl-C) after the first is sent as SIGKILL, since a container's pid 1 ignores\n"
+	    "the signals it does not handle. No stdin is attached.\n"
 	    "\n"
 	    "Exit status: the container's; 125 when berth fails (bad flags, daemon or\n"
 	    "API errors) before the container runs; 126 when its command cannot be run,\n"
