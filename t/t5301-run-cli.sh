@@ -60,7 +60,7 @@ nothing_left () {
 	"$BERTH" snapshots ls -q >keys &&
 	! grep -x "$1" keys &&
 	test_path_is_missing "$TRASH_DIRECTORY/state/tasks/default/$1" &&
-	! grep "/$1/rootfs" /proc/self/mountinfo &&
+	! grep " $TRASH_DIRECTORY/state/tasks/default/$1/rootfs " /proc/self/mountinfo &&
 	ls -A "$XDG_RUNTIME_DIR" >fifos &&
 	test_must_be_empty fifos
 }
