@@ -594,24 +594,27 @@ struct client_async *client_async_new(struct client *c, const char *method, cons
 
 bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds, int timeout_ms)
 {
+	if (a->done) { /* answered already (in client_async_new, maybe): no wait */
+		for (unsigned i = 0; i < nfds; i++)
+			fds[i].revents = 0;
+		return true;
+	}
 	struct pollfd stack[64];
 	struct pollfd *all = stack;
 	unsigned n = nfds;
 	long curl_timeout = -1;
 	fd_set rd, wr, ex;
 	int maxfd = -1;
-	if (!a->done) {
-		FD_ZERO(&rd);
-		FD_ZERO(&wr);
-		FD_ZERO(&ex);
-		curl_multi_fdset(a->m, &rd, &wr, &ex, &maxfd);
-		curl_multi_timeout(a->m, &curl_timeout);
-		if (maxfd < 0 && curl_timeout < 0)
-			curl_timeout = 10; /* libcurl holds no socket yet: look again soon */
-		for (int fd = 0; fd <= maxfd; fd++)
-			if (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr) || FD_ISSET(fd, &ex))
-				n++;
-	}
+	FD_ZERO(&rd);
+	FD_ZERO(&wr);
+	FD_ZERO(&ex);
+	curl_multi_fdset(a->m, &rd, &wr, &ex, &maxfd);
+	curl_multi_timeout(a->m, &curl_timeout);
+	if (maxfd < 0 && curl_timeout < 0)
+		curl_timeout = 10; /* libcurl holds no socket yet: look again soon */
+	for (int fd = 0; fd <= maxfd; fd++)
+		if (FD_ISSET(fd, &rd) || FD_ISSET(fd, &wr) || FD_ISSET(fd, &ex))
+			n++;
 	if (n > ARRAY_SIZE(stack))
 		all = xcalloc(n, sizeof(*all));
 	for (unsigned i = 0; i < nfds; i++) {
@@ -619,7 +622,7 @@ bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds
 		all[i].revents = 0;
 	}
 	unsigned k = nfds;
-	for (int fd = 0; !a->done && fd <= maxfd; fd++) {
+	for (int fd = 0; fd <= maxfd; fd++) {
 		short ev =
 		    (short)((FD_ISSET(fd, &rd) ? POLLIN : 0) | (FD_ISSET(fd, &wr) ? POLLOUT : 0) |
 			    (FD_ISSET(fd, &ex) ? POLLPRI : 0));
@@ -634,8 +637,7 @@ bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds
 		fds[i].revents = r > 0 ? all[i].revents : 0;
 	if (all != stack)
 		free(all);
-	if (!a->done)
-		async_perform(a);
+	async_perform(a);
 	return a->done;
 }
 

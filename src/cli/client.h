@@ -127,7 +127,8 @@ struct client_async *client_async_new(struct client *c, const char *method, cons
 /* Wait up to timeout_ms (-1: no limit) for the request to move or for one
  * of fds (events set by the caller; revents set here) to be ready, then
  * let the request do its work. True once the request is over (answered or
- * failed); after that it only polls fds. EINTR counts as a wake-up. */
+ * failed): then it returns at once, without polling (revents all 0), and
+ * the caller polls fds by itself. EINTR counts as a wake-up. */
 bool client_async_poll(struct client_async *a, struct pollfd *fds, unsigned nfds, int timeout_ms);
 /* The outcome as for client_call() ("interrupted" when it was not over),
  * and a is freed. */
