@@ -87,6 +87,13 @@ test_expect_success 'run: a lot of output arrives whole' '
 	nothing_left c3
 '
 
+test_expect_success 'run: a reader that goes away early does not stop the clean-up' '
+	"$BERTH" run --rm "$IMG" c3b sh -c "seq 1 100000; exit 4" >pipe-st 2>pipe-err |
+		head -n 1 >out &&
+	echo 1 >expect && test_cmp expect out &&
+	nothing_left c3b
+'
+
 test_expect_success 'run: --env, --user, --cwd reach the process' '
 	"$BERTH" run --rm --env FOO=bar --env "TWO=a b" --user 1000 --cwd /tmp "$IMG" c4 \
 		sh -c "echo \$FOO/\$TWO/\$(id -u)/\$(pwd)" >out &&

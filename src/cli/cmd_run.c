@@ -425,6 +425,9 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	int st;
 	if (!(r.c = cli_client(cli, &st)))
 		return RUN_FAILED;
+	/* a reader of our stdout that goes away (`| head`) must not kill us
+	 * before the container is cleaned up: its output is then drained */
+	signal(SIGPIPE, SIG_IGN);
 	/* signals wait in the signalfd until the task runs, then go to it */
 	sigset_t mask, old;
 	sigemptyset(&mask);
