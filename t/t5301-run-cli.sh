@@ -88,7 +88,7 @@ test_expect_success 'run: a lot of output arrives whole' '
 '
 
 test_expect_success 'run: a reader that goes away early does not stop the clean-up' '
-	"$BERTH" run --rm "$IMG" c3b sh -c "seq 1 100000; exit 4" >pipe-st 2>pipe-err |
+	"$BERTH" run --rm "$IMG" c3b sh -c "seq 1 100000; exit 4" 2>pipe-err |
 		head -n 1 >out &&
 	echo 1 >expect && test_cmp expect out &&
 	nothing_left c3b
