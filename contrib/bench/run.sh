@@ -390,7 +390,7 @@ conc() {
 	local side=$1 w start end t0 t1 ok fail
 	: >"$tmp/conc.$side"
 	t0=$(now_ms)
-	end=$(awk -v t="$t0" -v d="$duration" 'BEGIN { printf "%d", t + d * 1000 }')
+	end=$((${t0%.*} + duration * 1000)) # mawk's printf %d stops at 2^31
 	local wp=()
 	for w in 1 2 3 4; do
 		loop_worker "$tmp/conc.$side" "$side" "$w" "$end" &
@@ -400,6 +400,7 @@ conc() {
 	t1=$(now_ms)
 	ok=$(grep -c ok "$tmp/conc.$side" || true)
 	fail=$(grep -c fail "$tmp/conc.$side" || true)
+	[ "$ok" -gt 0 ] || die "no $side container ran in the concurrent loop: $(tail -n 3 "$tmp/errors")"
 	[ "$fail" = 0 ] || note "warning: $fail of $side's concurrent runs failed: $(tail -n 2 "$tmp/errors")"
 	awk -v n="$ok" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / ((b - a) / 1000) }'
 }
@@ -453,10 +454,10 @@ else
 	P() { podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver overlay \
 		--cgroup-manager cgroupfs --events-backend none "$@"; }
 	if P pull -q --tls-verify=false "$ref" >/dev/null 2>"$tmp/p.err" &&
-		P run -d --net none "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err"; then
+		P run -d --net none --ulimit host "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err"; then
 		podman_ok=1
 		for i in $(seq 2 "$idle"); do
-			P run -d --net none "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err" || { podman_ok=; break; }
+			P run -d --net none --ulimit host "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err" || { podman_ok=; break; }
 		done
 	fi
 	if [ -n "$podman_ok" ]; then
