@@ -453,11 +453,17 @@ elif ! have conmon; then
 else
 	P() { podman --root "$tmp/p/root" --runroot "$tmp/p/run" --storage-driver overlay \
 		--cgroup-manager cgroupfs --events-backend none "$@"; }
+	# runc: crun refuses this machine's hybrid cgroups; rlimits within the
+	# hard ones (podman's defaults may exceed them)
+	lim() { [ "$1" = unlimited ] && echo -1 || echo "$1"; }
+	pargs=(--net none --runtime runc
+		--ulimit "nofile=$(lim "$(ulimit -Sn)"):$(lim "$(ulimit -Hn)")"
+		--ulimit "nproc=$(lim "$(ulimit -Su)"):$(lim "$(ulimit -Hu)")")
 	if P pull -q --tls-verify=false "$ref" >/dev/null 2>"$tmp/p.err" &&
-		P run -d --net none --ulimit host "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err"; then
+		P run -d "${pargs[@]}" "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err"; then
 		podman_ok=1
 		for i in $(seq 2 "$idle"); do
-			P run -d --net none --ulimit host "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err" || { podman_ok=; break; }
+			P run -d "${pargs[@]}" "$ref" sleep 1000000 >/dev/null 2>>"$tmp/p.err" || { podman_ok=; break; }
 		done
 	fi
 	if [ -n "$podman_ok" ]; then
