@@ -10,6 +10,7 @@
 #include "leases/http.h"
 #include "namespaces/http.h"
 #include "snapshots/http.h"
+#include "tasks/http.h"
 
 const struct route *const api_route_tables[] = {
 	introspection_routes,
@@ -19,5 +20,6 @@ const struct route *const api_route_tables[] = {
 	images_routes,
 	leases_routes,
 	snapshots_routes,
+	tasks_routes,
 	NULL,
 };
