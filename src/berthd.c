@@ -371,6 +371,7 @@ int main(int argc, char **argv)
 	d.pulls = pulls_new(&d);
 	plugin_set_status("io.berth.service.v1", "images-service", PLUGIN_OK, NULL);
 	plugin_set_status("io.berth.service.v1", "leases-service", PLUGIN_OK, NULL);
+	plugin_set_status("io.berth.service.v1", "containers-service", PLUGIN_OK, NULL);
 	plugin_set_status("io.berth.service.v1", "introspection-service", PLUGIN_OK, NULL);
 	if (http_server_start(&d, &err) < 0)
 		die_err(&err);

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "api/server.h"
+#include "containers/http.h"
 #include "content/http.h"
 #include "events/http.h"
 #include "images/http.h"
@@ -20,6 +21,7 @@ const struct route *const api_route_tables[] = {
 	images_routes,
 	leases_routes,
 	snapshots_routes,
+	containers_routes,
 	tasks_routes,
 	NULL,
 };

@@ -35,7 +35,7 @@
 /* The top level: one row per command group, in the order `--help` lists them. */
 static const struct cli_command *const commands[] = {
     &cmd_version, &cmd_namespaces, &cmd_pull,	 &cmd_images, &cmd_content,
-    &cmd_leases,  &cmd_snapshots, &cmd_events,	   &cmd_plugins, &cmd_server, NULL,
+    &cmd_leases,  &cmd_snapshots, &cmd_containers, &cmd_events,	   &cmd_plugins, &cmd_server, NULL,
 };
 
 static const char global_help[] =

@@ -84,6 +84,7 @@ extern const struct cli_command cmd_images;
 extern const struct cli_command cmd_content;
 extern const struct cli_command cmd_leases;
 extern const struct cli_command cmd_snapshots;
+extern const struct cli_command cmd_containers;
 
 /* Run cmd (a leaf or a group) with its argv (argv[0] is its name). */
 int cli_run(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);

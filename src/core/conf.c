@@ -30,6 +30,7 @@ void config_init(struct config *c)
 	c->gc_interval = 3600;
 	c->gc_delay = 1;
 	c->snapshotter = xstrdup("overlayfs");
+	c->default_runtime = xstrdup("runc");
 }
 
 void config_release(struct config *c)
@@ -43,6 +44,7 @@ void config_release(struct config *c)
 	free(c->registries);
 	free(c->docker_config);
 	free(c->snapshotter);
+	free(c->default_runtime);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -90,6 +92,7 @@ static const struct key {
 	  (uint64_t)7 * 86400 * 1000 },
 	{ "gc_delay", K_SECONDS, offsetof(struct config, gc_delay), 0, 3600 * 1000 },
 	{ "snapshotter", K_STRING, offsetof(struct config, snapshotter) },
+	{ "default_runtime", K_STRING, offsetof(struct config, default_runtime) },
 };
 
 static int set_string(char **dst, const char *key, const char *v, bool path, err_t *err)
@@ -199,6 +202,12 @@ int config_validate(const struct config *c, err_t *err)
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "`snapshotter`: unknown snapshotter `%s` (overlayfs, native)",
 				  c->snapshotter);
+	if (c->default_runtime && strcmp(c->default_runtime, "runc") != 0 &&
+	    strcmp(c->default_runtime, "crun") != 0 && c->default_runtime[0] != '/')
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`default_runtime`: unknown runtime `%s` (runc, crun, or an "
+				  "absolute path)",
+				  c->default_runtime);
 	return 0;
 }
 

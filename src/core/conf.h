@@ -44,6 +44,7 @@ struct config {
 	double gc_interval;           /* seconds between timed collections */
 	double gc_delay;              /* seconds after a deletion before collecting */
 	char *snapshotter;            /* default snapshotter: "overlayfs" or "native" */
+	char *default_runtime;        /* containers' runtime: "runc", "crun" or an absolute path */
 };
 
 /* Which fields were set on the command line (they win over the file). */

@@ -29,6 +29,8 @@ static struct plugin plugins[] = {
 	{ "io.berth.snapshotter.v1", "native", LIST("io.berth.metadata.v1"), LIST("copy") },
 	{ "io.berth.service.v1", "snapshots-service",
 	  LIST("io.berth.metadata.v1", "io.berth.snapshotter.v1", "io.berth.gc.v1"), NONE },
+	{ "io.berth.service.v1", "containers-service",
+	  LIST("io.berth.metadata.v1", "io.berth.snapshotter.v1", "io.berth.gc.v1"), NONE },
 	{ "io.berth.diff.v1", "walking", NONE,
 	  LIST("tar", "tar+gzip", "tar+zstd", "overlay-whiteouts", "delete-whiteouts",
 	       "seccomp", "chroot") },

@@ -4,6 +4,7 @@
 
 #include <event2/event.h>
 
+#include "containers/containers.h"
 #include "content/content.h"
 #include "core/log.h"
 #include "events/events.h"
@@ -138,6 +139,16 @@ static int image_cb(const char *key, json_t *val, void *data, err_t *err)
 	return 0;
 }
 
+static void container_content(void *arg, const char *digest)
+{
+	mark(arg, digest);
+}
+
+static void container_snapshot(void *arg, const char *snapshotter, const char *key)
+{
+	snapshot_root(arg, snapshotter, key);
+}
+
 static int lease_cb(const char *key, json_t *val, void *data, err_t *err)
 {
 	struct mark *m = data;
@@ -172,7 +183,8 @@ static void collect_namespace(struct gc *gc, const char *ns)
 	m.txn = txn;
 	if (store_foreach(d->store, txn, BUCKET_CONTENT, ns, content_rec_cb, &m, &err) < 0 ||
 	    store_foreach(d->store, txn, BUCKET_IMAGES, ns, image_cb, &m, &err) < 0 ||
-	    store_foreach(d->store, txn, BUCKET_LEASES, ns, lease_cb, &m, &err) < 0)
+	    store_foreach(d->store, txn, BUCKET_LEASES, ns, lease_cb, &m, &err) < 0 ||
+	    containers_gc_mark(d, txn, ns, container_content, container_snapshot, &m, &err) < 0)
 		goto out;
 	/* follow gc.ref labels */
 	for (size_t i = 0; i < json_array_size(m.queue); i++) {

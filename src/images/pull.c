@@ -13,6 +13,7 @@
 #include "images/images.h"
 #include "images/oci.h"
 #include "images/pull.h"
+#include "images/resolve.h"
 #include "images/unpack.h"
 #include "leases/leases.h"
 #include "metadata/store.h"
@@ -323,9 +324,6 @@ static void job_maybe_finish(struct pull_job *job)
 
 /* ---- unpacking ------------------------------------------------------------- */
 
-/* Image configs are small; a bigger one is refused rather than read. */
-#define CONFIG_MAX (8 * 1024 * 1024)
-
 static void unpack_event(void *data, const char *status, size_t i, const char *digest,
 			 const char *chain)
 {
@@ -363,42 +361,14 @@ static void unpack_done(void *data, const char *chain, err_t *err)
 	job_maybe_finish(job);
 }
 
-static char *read_small_blob(struct pull_job *job, const char *digest, size_t *len, err_t *err)
-{
-	uint64_t size = 0;
-	int fd = content_open(job->d->content, job->ns, digest, &size, err);
-	if (fd < 0)
-		return NULL;
-	if (size > CONFIG_MAX) {
-		close(fd);
-		make_error(err, E_INVALID_ARGUMENT, 0, "`%s` is %llu bytes, over the %d of a config",
-			   digest, (unsigned long long)size, CONFIG_MAX);
-		return NULL;
-	}
-	char *data = xmalloc(size + 1);
-	size_t got = 0;
-	while (got < size) {
-		ssize_t n = pread(fd, data + got, size - got, (off_t)got);
-		if (n <= 0) {
-			make_error(err, E_INTERNAL, n < 0 ? errno : 0, "reading `%s`", digest);
-			close(fd);
-			free(data);
-			return NULL;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	*len = got;
-	return data;
-}
-
 /* The config is in: create the unpacker (which finds the chains unpacked
  * already) and let the layers go. */
 static int unpack_begin(struct pull_job *job)
 {
 	err_t err = NULL;
 	size_t len = 0;
-	cleanup_free char *config = read_small_blob(job, job->tasks[0].desc.digest, &len, &err);
+	cleanup_free char *config =
+	    image_read_blob(job->d, job->ns, job->tasks[0].desc.digest, IMAGE_BLOB_MAX, &len, &err);
 	if (!config) {
 		job_fail(job, &err);
 		return -1;
@@ -1070,48 +1040,6 @@ void pull_http_start(struct request *r)
 
 /* ---- POST .../images/{name}/unpack ---------------------------------------- */
 
-/* The image's manifest for this host, from the content store. */
-static int local_manifest(struct pull_job *job, struct manifest *man, err_t *err)
-{
-	const char *mt = json_get_string(job->target, "mediaType");
-	const char *digest = json_get_string(job->target, "digest");
-	size_t len = 0;
-	cleanup_free char *data = read_small_blob(job, digest, &len, err);
-	if (!data)
-		goto missing;
-	if (media_type_is_index(mt)) {
-		struct image_index ix;
-		if (index_parse(data, len, mt, &ix, err) < 0)
-			return -1;
-		int pick = platform_select(&ix, &job->platform, err);
-		if (pick < 0) {
-			index_release(&ix);
-			return -1;
-		}
-		char child[72];
-		snprintf(child, sizeof(child), "%s", ix.manifests[pick].digest);
-		cleanup_free char *cmt = xstrdup(ix.manifests[pick].media_type);
-		index_release(&ix);
-		free(data);
-		data = read_small_blob(job, child, &len, err);
-		if (!data)
-			goto missing;
-		return manifest_parse(data, len, cmt, man, err);
-	}
-	if (!media_type_is_manifest(mt))
-		return make_error(err, E_FAILED_PRECONDITION, 0,
-				  "the image's target is a `%s`, not a manifest or an index", mt);
-	return manifest_parse(data, len, mt, man, err);
-missing:
-	if ((*err)->kind == E_NOT_FOUND) {
-		err_free(err);
-		return make_error(err, E_FAILED_PRECONDITION, 0,
-				  "the image's manifest is not in the content store: pull the image "
-				  "again");
-	}
-	return -1;
-}
-
 void unpack_http_start(struct request *r)
 {
 	struct daemon *d = r->d;
@@ -1155,7 +1083,7 @@ void unpack_http_start(struct request *r)
 	struct manifest man;
 	cleanup_json json_t *empty = json_object();
 	if (parse_unpack(job, body ? body : empty, &err) < 0 ||
-	    local_manifest(job, &man, &err) < 0) {
+	    image_resolve_manifest(d, job->ns, job->target, &job->platform, &man, &err) < 0) {
 		job_free(job);
 		return reply_error(r, &err);
 	}

@@ -28,6 +28,7 @@ static const struct bucket_def {
 	[BUCKET_IMAGES] = { "images", true, true },
 	[BUCKET_LEASES] = { "leases", true, false },
 	[BUCKET_SNAPSHOTS] = { "snapshots", true, true },
+	[BUCKET_CONTAINERS] = { "containers", true, true },
 };
 
 const char *store_bucket_name(enum store_bucket b)

@@ -14,7 +14,11 @@
  *   snapshots   ns       "<snapshotter>/<name or key>" → {"kind","parent"?,"id",
  *                        "labels","created_at","updated_at","usage"?} (holds);
  *                        id names the directory <root>/snapshots/<snapshotter>/<id>
- *   (later issues add: containers, ...)
+ *   containers  ns       <id> → {"image"?,"image_target"?,"spec","snapshotter"?,
+ *                        "snapshot_key"?,"runtime":{"name","options"?},"labels",
+ *                        "created_at","updated_at"} (holds); image_target is the
+ *                        digest of the image's target when the container was made
+ *                        or its image changed (the GC keeps that content)
  *
  * Namespaced buckets key their records as "<ns>\0<key>", so a namespace's
  * records are one contiguous range; global buckets use the key as is.
@@ -44,6 +48,7 @@ enum store_bucket {
 	BUCKET_IMAGES,
 	BUCKET_LEASES,
 	BUCKET_SNAPSHOTS,
+	BUCKET_CONTAINERS,
 	BUCKET_MAX,
 };
 
