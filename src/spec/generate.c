@@ -12,6 +12,7 @@
  *   request's "K=V" entries replacing the same K; TERM=xterm with a
  *   terminal; HOME from the user's passwd entry (else "/") when unset, as
  *   runc would.
+ * - An empty string in cwd, user or hostname is the same as NULL: not given.
  * - user: the image's User unless overridden; additionalGids hold the
  *   primary gid first, then the groups listing the user (containerd 1.6.18+).
  * - hostname: the request's, else the container id; with net_host the
@@ -169,7 +170,9 @@ static int build_user(const struct spec_opts *o, const json_t *config, json_t *p
 	const json_t *image_user;
 	if (image_field(config, "User", JSON_STRING, &image_user, err) < 0)
 		return -1;
-	const char *user = o->user ? o->user : image_user ? json_string_value(image_user) : "";
+	const char *user = o->user && *o->user ? o->user
+			   : image_user		? json_string_value(image_user)
+						: "";
 	struct spec_user u;
 	if (spec_user_resolve(o->rootfs_layers, user, &u, err) < 0)
 		return -1;
@@ -192,7 +195,7 @@ static int build_cwd(const struct spec_opts *o, const json_t *config, json_t *pr
 	const json_t *wd;
 	if (image_field(config, "WorkingDir", JSON_STRING, &wd, err) < 0)
 		return -1;
-	if (o->cwd) {
+	if (o->cwd && *o->cwd) {
 		if (o->cwd[0] != '/')
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "`cwd` `%s` must be an absolute path", o->cwd);
@@ -222,7 +225,7 @@ static int build_hostname(const struct spec_opts *o, json_t *spec, err_t *err)
 {
 	char host[HOST_NAME_MAX + 1];
 	const char *name = NULL;
-	if (o->hostname) {
+	if (o->hostname && *o->hostname) {
 		if (!hostname_ok(o->hostname))
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "`hostname` `%s` must be 1 to 64 letters, digits, `-` "

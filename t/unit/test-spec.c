@@ -264,6 +264,13 @@ static void test_image_config(void)
 	json_decref(s);
 	o.terminal = false;
 
+	o.cwd = "";
+	o.hostname = "";
+	s = gen(&o, NULL);
+	is_str(json_get_string(json_object_get(s, "process"), "cwd"), "/", "an empty cwd: default");
+	is_str(json_get_string(s, "hostname"), "c", "an empty hostname: the id");
+	json_decref(s);
+	o.hostname = NULL;
 	o.cwd = "rel/dir";
 	ok(fails(&o, "`cwd` `rel/dir` must be an absolute path"), "relative cwd refused");
 	o.cwd = NULL;
@@ -455,6 +462,11 @@ static void test_users(void)
 					 "29]}"),
 	   "the image's User");
 	is_str(env_get(s, "HOME"), "/home/bob", "HOME from passwd");
+	json_decref(s);
+	o.user = "";
+	s = gen(&o, NULL);
+	ok(json_eq_text(json_object_get(PROC(s, "user"), "uid"), "1000"),
+	   "an empty user keeps the image's");
 	json_decref(s);
 	o.user = "alice";
 	s = gen(&o, NULL);
