@@ -591,6 +591,16 @@ static void test_mounts(void)
 	   "no destination field");
 	ok(mounts_fail("[3]", "mount 0 must be a JSON object"), "a number");
 	ok(mounts_fail("{}", "`mounts` must be an array"), "not an array");
+	ok(mounts_fail("[\"/tmp:/x\", {\"type\":\"tmpfs\",\"destination\":\"/x\"}]",
+		       "mount 1: destination `/x` is already mount 0's"),
+	   "two mounts at one destination");
+
+	args = json_pack("[s]", "sh");
+	struct spec_opts no_id = { .ns = "n", .args = args };
+	ok(fails(&no_id, "a container id is required"), "no id");
+	no_id.id = "";
+	ok(fails(&no_id, "a container id is required"), "empty id");
+	json_decref(args);
 }
 
 static bool limits_fail(int64_t memory, double cpus, int64_t shares, int64_t pids,
