@@ -290,7 +290,7 @@ static int add_mount(json_t *mounts, json_t *mine, size_t idx, const char *src, 
 				  "mount %zu: destination `%s` is already mount %zd's", idx, dst,
 				  dup);
 	json_array_append_new(mine, json_pack("{s:s}", "destination", dst));
-	bool bind = !type || strcmp(type, "bind") == 0;
+	bool bind = !type || !*type || strcmp(type, "bind") == 0;
 	json_t *opts = json_array();
 	if (bind) {
 		struct stat st;
