@@ -128,6 +128,9 @@ static int lookup_layer(const char *layer, const char *path, char **data, size_t
 		if (last) {
 			cleanup_close int rfd =
 				open_in(rootfd, prefix, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+			/* a dangling symlink hides the lower layers as overlayfs would */
+			if (rfd < 0 && (errno == ENOENT || errno == ENOTDIR))
+				return HIDDEN;
 			if (rfd < 0)
 				return make_error(err, E_INTERNAL, errno, "open `%s` in `%s`",
 						  prefix, layer);
