@@ -226,10 +226,10 @@ test_expect_success 'delete: 204; the snapshot stays unless cleanup=snapshot' '
 '
 
 test_expect_success 'delete while a task exists: 412' '
-	mkdir -p "$TRASH/state/tasks/default/c5" &&
+	api POST "$C/c5/task" -d "{}" && expect_status 201 &&
 	api DELETE "$C/c5?cleanup=snapshot" && expect_status 412 failed_precondition &&
 	api GET "$C/c5" && expect_status 200 && api GET "$OV/c5" && expect_status 200 &&
-	rmdir "$TRASH/state/tasks/default/c5" &&
+	api DELETE "$C/c5/task" && expect_status 200 &&
 	api DELETE "$C/c5?cleanup=snapshot" && expect_status 204 && no_snapshot c5
 '
 

@@ -588,7 +588,8 @@ static void deleted(struct op *o)
 	cleanup_err err_t err = NULL;
 	if (task_dir_remove(t->dir, &err) < 0)
 		log_warn("cannot remove a task directory", "dir=%s error=%s", t->dir, err->msg);
-	if (t->status != TS_STOPPED && t->status != TS_DELETING) {
+	if (t->prev_status != TS_STOPPED && !t->exited_at[0]) {
+		/* it never reported an exit (its shim is gone): containerd's 255 */
 		t->exit_status = 255;
 		char now[40];
 		time_format_rfc3339(time_now_ns(), now);
@@ -651,8 +652,7 @@ static void shim_deleted_cb(void *data, json_t *result, err_t *err)
 			return delete_without_shim(o);
 		}
 		/* the shim refused (it is running again?): back to what it was */
-		t->status = json_is_integer(json_object_get(result, "exit_status")) ? TS_STOPPED
-										      : t->prev_status;
+		t->status = t->prev_status;
 		o->cb(o->data, NULL, err);
 		free(o);
 		return;
