@@ -236,6 +236,26 @@ test_expect_success 'a failing runtime binary: its message in the answer, nothin
 	api DELETE "$C/rt2?cleanup=snapshot" && test "$(cat status)" = 204
 '
 
+test_lazy_prereq CRUN 'command -v crun'
+
+test_expect_success CRUN 'crun: the container runs, or crun says why and nothing is left' '
+	new_container cr "\"runtime\":{\"name\":\"crun\"},\"process\":{\"args\":[\"echo\",\"via crun\"]}" &&
+	api POST "$C/cr/task" -d "{\"log\":true}" &&
+	if test "$(cat status)" = 201
+	then
+		api POST "$C/cr/task/start" && api POST "$C/cr/task/wait" &&
+		jq -e ".exit_status == 0" out &&
+		api GET "$C/cr/task/logs" && echo "via crun" >expect && test_cmp expect out &&
+		api DELETE "$C/cr/task" && test "$(cat status)" = 200
+	else
+		cat out &&
+		jq -r .error.message out | grep "crun" &&
+		nothing_left cr
+	fi &&
+	api DELETE "$C/cr?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	nothing_left cr
+'
+
 test_expect_success 'no mounts, shims or task directories left; berthd is one thread' '
 	api GET "$NS/tasks" && jq -e ".tasks == []" out &&
 	! grep -q "$TRASH/state/tasks" /proc/self/mountinfo &&
