@@ -176,6 +176,8 @@ test_expect_success 'snapshot_key: an existing snapshot is used, a missing one i
 	no_snapshot c7 &&
 	create "{\"id\":\"c8\",\"image\":\"$IMG\",\"snapshot_key\":\"missing\"}" &&
 	expect_status 404 not_found &&
+	create "{\"id\":\"c8\",\"image\":\"$IMG\",\"snapshot_key\":\"../x\"}" &&
+	expect_status 400 invalid_argument &&
 	api GET "$C/c8" && expect_status 404
 '
 
