@@ -323,4 +323,15 @@ test_expect_success 'CLI: create, ls, info, label, rm' '
 	test_expect_code 1 "$BERTH" containers rm web 2>err && grep "not found" err
 '
 
+test_expect_success 'config default_runtime names the runtime of new containers; records survive a restart' '
+	create "{\"id\":\"before\",\"image\":\"$IMG\"}" && expect_status 201 &&
+	stop_berthd &&
+	echo "{\"gc_delay\": 0.2, \"default_runtime\": \"crun\"}" >config.json &&
+	start_berthd &&
+	create "{\"id\":\"dflt\",\"image\":\"$IMG\"}" && expect_status 201 &&
+	jq -e ".runtime.name == \"crun\"" out &&
+	api GET "$C/before" && expect_status 200 && jq -e ".runtime.name == \"runc\"" out &&
+	api GET "$OV/before" && expect_status 200
+'
+
 test_done
