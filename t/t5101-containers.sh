@@ -184,10 +184,11 @@ test_expect_success 'snapshot_key: an existing snapshot is used, a missing one i
 test_expect_success 'an image not unpacked for the snapshotter: 412 naming the fix' '
 	create "{\"id\":\"n1\",\"image\":\"$IMG\",\"snapshotter\":\"native\"}" &&
 	expect_status 412 failed_precondition &&
-	grep "image \`$IMG\` is not unpacked for snapshotter \`native\`: run \`berth images unpack $IMG\`" out &&
+	grep "image \`$IMG\` is not unpacked for snapshotter \`native\`: run \`berth images unpack --snapshotter native $IMG\`" out &&
 	pull_ok "$R0/raw/ok:1" "\"unpack\":false" &&
 	create "{\"id\":\"n2\",\"image\":\"$R0/raw/ok:1\"}" &&
-	expect_status 412 failed_precondition && grep "is not unpacked for snapshotter .overlayfs." out &&
+	expect_status 412 failed_precondition &&
+	grep "is not unpacked for snapshotter .overlayfs.: run .berth images unpack $R0/raw/ok:1." out &&
 	no_snapshot n2 && api GET "$C/n2" && expect_status 404 &&
 	api GET "$NS/snapshotters/native/snapshots/n1" && expect_status 404
 '

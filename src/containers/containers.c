@@ -464,10 +464,14 @@ struct container_create *containers_create(struct daemon *d, const char *ns, jso
 		goto fail;
 	const char *parent = res.chain_id[0] ? res.chain_id : NULL;
 	if (parent && !snapshots_exists(d, ns, c->snapshotter, parent)) {
+		/* the fix, as the user would type it */
+		cleanup_free char *flag = strcmp(c->snapshotter, snapshots_default(d)) != 0
+					      ? xasprintf("--snapshotter %s ", c->snapshotter)
+					      : xstrdup("");
 		make_error(err, E_FAILED_PRECONDITION, 0,
 			   "image `%s` is not unpacked for snapshotter `%s`: run `berth images "
-			   "unpack %s`",
-			   json_get_string(c->image, "name"), c->snapshotter,
+			   "unpack %s%s`",
+			   json_get_string(c->image, "name"), c->snapshotter, flag,
 			   json_get_string(c->image, "name"));
 		goto fail;
 	}
