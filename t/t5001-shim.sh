@@ -13,12 +13,32 @@ PREFIX=t5001-$$
 if ! test_have_prereq ROOT || ! test_have_prereq RUNC || ! test_have_prereq JQ ||
 	! test -x /bin/busybox; then
 	skip_all='needs root, runc, jq and /bin/busybox'
-	test_done
+	test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
+'
+
+test_done
 fi
 if ! test -x "$SHIM"; then
 	skip_all="berth-shim is not built in $BERTH_BUILD_DIR"
-	test_done
+	test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
+'
+
+test_done
 fi
+
+# The shim's stderr is /dev/null once it has reported: sanitizer reports of
+# the detached shim go to files, checked by the last test.
+ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+export ASAN_OPTIONS UBSAN_OPTIONS
 
 # Whatever a failing test left: containers, mounts (the shims themselves
 # are stray processes the harness kills).
@@ -269,6 +289,13 @@ test_expect_success 'a process not in the image: runc says so, exit 1, nothing l
 	cat nx.out &&
 	jq -e ".error.message | contains(\"/nonexistent\")" nx.out &&
 	nothing_left nx
+'
+
+test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
 '
 
 test_done
