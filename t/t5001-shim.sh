@@ -266,6 +266,30 @@ test_expect_success 'a dying client changes nothing; delete of a created task ki
 	nothing_left cr
 '
 
+# 80 layers whose lowerdir option is longer than a page: the shim mounts
+# them with paths relative to their common parent (as containerd does).
+test_expect_success 'an overlay rootfs whose options pass a page size' '
+	L=$TRASH_DIRECTORY/layers-with-quite-a-long-directory-name-for-each-one &&
+	mkdir -p "$L/0000000000-bottom-layer-of-this-snapshot-chain" upper work &&
+	cp -a image/. "$L/0000000000-bottom-layer-of-this-snapshot-chain/" &&
+	lower=$L/0000000000-bottom-layer-of-this-snapshot-chain && i=1 &&
+	while test $i -lt 80; do
+		d=$L/$(printf %010d $i)-layer-of-this-snapshot-chain &&
+		mkdir -p "$d" && echo $i >"$d/layer" &&
+		lower=$d:$lower && i=$((i + 1)) || return 1
+	done &&
+	opts="lowerdir=$lower,upperdir=$TRASH_DIRECTORY/upper,workdir=$TRASH_DIRECTORY/work" &&
+	test ${#opts} -gt 4096 &&
+	make_task ov "[\"sh\",\"-c\",\"cat /layer; echo new >/new\"]" \
+		".mounts = [{type: \"overlay\", source: \"overlay\", options: [\"$opts\"]}] | .log = true" &&
+	start_shim ov && mounted ov &&
+	wait_exit_bg ov && call ov start &&
+	test_wait_for 20 test -s ov.exit && wait &&
+	echo 79 >expect && test_cmp expect ov/log &&
+	test_path_is_file upper/new &&
+	call ov delete && nothing_left ov
+'
+
 test_expect_success 'a missing runtime: failed_precondition naming it, exit 1, nothing left' '
 	make_task nort "[\"true\"]" "$(bind_image) | .runtime = \"/nonexistent/runc\"" &&
 	test_expect_code 1 start_shim nort &&
