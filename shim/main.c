@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "core/err.h"
@@ -153,6 +155,18 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 	malloc_trim(0);
 }
 
+/* Another shim answers on shim.sock: this one must not take its place. */
+static bool shim_running(struct shim *s)
+{
+	cleanup_free char *path = shim_path(s, "shim.sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
 /* Read shim.json, write shim.pid, check the runtime. */
 static int setup(struct shim *s, const char *dir, err_t *err)
 {
@@ -170,6 +184,8 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 		return make_error(err, E_INVALID_ARGUMENT, errno, "read `%s`", optpath);
 	if (proto_parse_opts(text, len, &s->opts, err) < 0)
 		return -1;
+	if (shim_running(s))
+		return make_error(err, E_ALREADY_EXISTS, 0, "a shim already serves `%s`", s->dir);
 	if (access(s->opts.runtime, X_OK) < 0)
 		return make_error(err, E_FAILED_PRECONDITION, errno, "runtime `%s`",
 				  s->opts.runtime);
@@ -271,6 +287,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: berth-shim <task directory>\n");
 		return 2;
 	}
+	/* the shim outlives its starter: keep none of its descriptors */
+	close_range(3, ~0U, 0);
 	int hs[2];
 	if (pipe2(hs, O_CLOEXEC) < 0) {
 		perror("berth-shim: pipe");

@@ -135,14 +135,23 @@ test_expect_success 'setup: a busybox image and a base config' '
 
 test_expect_success 'create (bind mount): the handshake prints the init pid, state is created' '
 	make_task t42 "[\"sh\",\"-c\",\"exit 42\"]" "$(bind_image)" &&
-	start_shim t42 &&
+	start_shim t42 7>starter-fd &&
 	pid=$(jq -e .pid t42.out) &&
 	test "$(cat t42/init.pid)" = "$pid" &&
 	test_pid_alive_ "$(shim_pid t42)" &&
 	test "$(stat -c %a t42/shim.sock)" = 600 &&
 	mounted t42 &&
 	call t42 state && want_result t42 ".id == \"$PREFIX-t42\" and .pid == $pid and .status == \"created\"" &&
-	! jq -e ".result | has(\"exit_status\")" t42.ans
+	! jq -e ".result | has(\"exit_status\")" t42.ans &&
+	! ls -l /proc/$(shim_pid t42)/fd | grep -q starter-fd
+'
+
+test_expect_success 'a second shim for the same task refuses and leaves the first alone' '
+	spid=$(shim_pid t42) &&
+	test_expect_code 1 "$SHIM" "$TRASH_DIRECTORY/t42" >second.out &&
+	jq -e ".error.code == \"already_exists\"" second.out &&
+	test "$(shim_pid t42)" = "$spid" &&
+	call t42 state && want_result t42 ".status == \"created\""
 '
 
 test_expect_success 'start: exit 42 is announced after exit.json is on disk' '
