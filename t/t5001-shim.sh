@@ -34,6 +34,8 @@ if ! test -x "$SHIM"; then
 test_done
 fi
 
+test_lazy_prereq NOASAN '! ldd "$SHIM" | grep -q libasan'
+
 # The shim's stderr is /dev/null once it has reported: sanitizer reports of
 # the detached shim go to files, checked by the last test.
 ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
@@ -239,6 +241,32 @@ test_expect_success 'stdout and stderr go to the FIFOs the client made' '
 	test_cmp expect.out io.stdout && test_cmp expect.err io.stderr &&
 	head -n 1 io.exit | jq -e ".params.exit_status == 3" &&
 	call io delete && nothing_left io
+'
+
+# writer_blocked PID: a child of PID waits to write into a full pipe
+writer_blocked () {
+	for c in $(pgrep -P "$1"); do
+		case "$(cat /proc/$c/wchan 2>/dev/null)" in
+		pipe_write | pipe_wait_writable) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+test_expect_success 'a FIFO nobody reads holds back the container, never the shim' '
+	mkfifo stuck &&
+	make_task full "[\"sh\",\"-c\",\"while true; do cat /bin/busybox; done\"]" \
+		".stdout = \"$TRASH_DIRECTORY/stuck\"" &&
+	start_shim full && call full start &&
+	test_wait_for 20 writer_blocked "$(cat full/init.pid)" &&
+	call full state && want_result full ".status == \"running\"" &&
+	rss=$(awk "/^VmRSS:/ { print \$2 }" /proc/$(shim_pid full)/status) &&
+	echo "shim rss ${rss} kB" && { ! test_have_prereq NOASAN || test "$rss" -lt 8192; } &&
+	wait_exit_bg full &&
+	call full kill "{\"signal\":9}" &&
+	test_wait_for 20 test -s full.exit && wait &&
+	head -n 1 full.exit | jq -e ".params.exit_status == 137" &&
+	call full delete && nothing_left full
 '
 
 test_expect_success 'log:true appends stdout and stderr to <dir>/log' '
