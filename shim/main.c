@@ -25,6 +25,8 @@
 #include "shim/shim.h"
 
 #define QUIT_GRACE_SEC 2 /* how long answers to the last clients may take to drain */
+/* How long one runtime command may take; BERTH_SHIM_RUNTIME_TIMEOUT (seconds) overrides. */
+#define RUNTIME_TIMEOUT_SEC 120
 
 char *shim_path(struct shim *s, const char *name)
 {
@@ -176,6 +178,11 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 	if (!realpath(dir, real))
 		return make_error(err, E_INVALID_ARGUMENT, errno, "task directory `%s`", dir);
 	s->dir = xstrdup(real);
+	const char *t = getenv("BERTH_SHIM_RUNTIME_TIMEOUT");
+	uint64_t secs;
+	s->runtime_timeout = t && parse_u64(t, &secs) && secs > 0 && secs < 86400
+				     ? (int)secs
+				     : RUNTIME_TIMEOUT_SEC;
 	s->rootfs = shim_path(s, "rootfs");
 	if (chdir("/") < 0)
 		return make_error(err, E_INTERNAL, errno, "chdir /");

@@ -305,6 +305,20 @@ test_expect_success 'a dying client changes nothing; delete of a created task ki
 
 # 80 layers whose lowerdir option is longer than a page: the shim mounts
 # them with paths relative to their common parent (as containerd does).
+test_expect_success 'a runtime command that hangs is killed and reported; the shim goes on' '
+	printf "#!/bin/sh\nfor a; do test \"\$a\" = start && exec sleep 3003; done\nexec %s \"\$@\"\n" \
+		"$RUNC" >hangrt &&
+	chmod +x hangrt &&
+	make_task hang "[\"sleep\",\"3000\"]" ".runtime = \"$TRASH_DIRECTORY/hangrt\"" &&
+	env BERTH_SHIM_RUNTIME_TIMEOUT=1 "$SHIM" "$TRASH_DIRECTORY/hang" >hang.out &&
+	call hang start && want_error hang internal &&
+	jq -e ".error.message == \"hangrt start: timed out after 1 s\"" hang.ans &&
+	! pgrep -f "^sleep 3003" &&
+	call hang state && want_result hang ".status == \"created\"" &&
+	call hang delete && want_result hang ".exit_status == 137" &&
+	nothing_left hang
+'
+
 test_expect_success 'an overlay rootfs whose options pass a page size' '
 	L=$TRASH_DIRECTORY/layers-with-quite-a-long-directory-name-for-each-one &&
 	mkdir -p "$L/0000000000-bottom-layer-of-this-snapshot-chain" upper work &&
