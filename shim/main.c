@@ -105,7 +105,7 @@ static void remove_files(struct shim *s)
 }
 
 /* Undo start-up after a failure: everything but the task directory. */
-static void undo_done(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED)
+static void undo(struct shim *s)
 {
 	ctl_unlisten(s);
 	rootfs_unmount(s);
@@ -113,9 +113,9 @@ static void undo_done(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED
 	remove_files(s);
 }
 
-static void undo_report_cb(struct shim *s, struct rt_cmd *c, int status)
+static void undo_report_cb(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED)
 {
-	undo_done(s, c, status);
+	undo(s);
 	shim_report(s, s->failure);
 	err_free(&s->failure);
 }
@@ -142,6 +142,8 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
 	cleanup_free char *text = read_file(pidfile, NULL);
 	uint64_t pid = 0;
+	if (text)
+		text[strcspn(text, " \n")] = '\0'; /* runc writes none, others a newline */
 	if (!text || !parse_u64(text, &pid) || pid == 0 || pid > INT_MAX) {
 		make_error(&err, E_INTERNAL, text ? 0 : errno, "read `%s`", pidfile);
 		undo_created(s, &err);
@@ -230,7 +232,7 @@ static int shim_main(struct shim *s, const char *dir)
 		return 1;
 	}
 	if (launch(s, &err) < 0) {
-		undo_done(s, NULL, 0);
+		undo(s);
 		shim_report(s, err);
 		return 1;
 	}
