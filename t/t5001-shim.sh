@@ -157,11 +157,16 @@ test_expect_success 'a second shim for the same task refuses and leaves the firs
 '
 
 test_expect_success 'start: exit 42 is announced after exit.json is on disk' '
-	wait_exit_bg t42 &&
+	wait_exit_bg t42 && mv t42.ready t42.ready1 &&
+	{ "$CALL" t42/shim.sock --event exit --ready t42.ready >t42.exit2 & } &&
+	test_wait_for 10 test -f t42.ready &&
 	call t42 start && want_result t42 ".pid == $(cat t42/init.pid)" &&
 	test_wait_for 20 test -s t42.exit &&
 	wait &&
 	head -n 1 t42.exit | jq -e ".event == \"exit\" and .params.exit_status == 42" &&
+	test_cmp t42.exit2 - <<-EOF &&
+	$(head -n 1 t42.exit)
+	EOF
 	exited_at=$(head -n 1 t42.exit | jq -r .params.exited_at) &&
 	echo "$exited_at" | grep -Eq "$RFC3339NANO" &&
 	sed -n 2p t42.exit | jq -e --arg t "$exited_at" ".exit_status == 42 and .exited_at == \$t and .pid == $(cat t42/init.pid)" &&
@@ -193,7 +198,12 @@ test_expect_success 'delete after the exit: answered, then the shim is gone and 
 
 test_expect_success 'kill SIGKILL: 137; delete while running is refused' '
 	make_task k9 "[\"sleep\",\"3000\"]" &&
-	start_shim k9 && call k9 start &&
+	start_shim k9 &&
+	"$CALL" k9/shim.sock --count 3 --raw "$(printf "%s\n" \
+		"{\"id\":1,\"method\":\"start\"}" "{\"id\":2,\"method\":\"state\"}" \
+		"{\"id\":3,\"method\":\"start\"}")" >k9.ans &&
+	jq -s -e "map(.id) == [1,2,3] and .[0].result.pid > 0 and
+		.[1].result.status == \"running\" and .[2].error.code == \"failed_precondition\"" k9.ans &&
 	call k9 delete && want_error k9 failed_precondition &&
 	wait_exit_bg k9 &&
 	call k9 kill "{\"signal\":9}" && want_result k9 ". == {}" &&
