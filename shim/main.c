@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +14,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "core/err.h"
@@ -21,6 +25,8 @@
 #include "shim/shim.h"
 
 #define QUIT_GRACE_SEC 2 /* how long answers to the last clients may take to drain */
+/* How long one runtime command may take; BERTH_SHIM_RUNTIME_TIMEOUT (seconds) overrides. */
+#define RUNTIME_TIMEOUT_SEC 120
 
 char *shim_path(struct shim *s, const char *name)
 {
@@ -99,7 +105,7 @@ static void remove_files(struct shim *s)
 }
 
 /* Undo start-up after a failure: everything but the task directory. */
-static void undo_done(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED)
+static void undo(struct shim *s)
 {
 	ctl_unlisten(s);
 	rootfs_unmount(s);
@@ -107,9 +113,9 @@ static void undo_done(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED
 	remove_files(s);
 }
 
-static void undo_report_cb(struct shim *s, struct rt_cmd *c, int status)
+static void undo_report_cb(struct shim *s, struct rt_cmd *c UNUSED, int status UNUSED)
 {
-	undo_done(s, c, status);
+	undo(s);
 	shim_report(s, s->failure);
 	err_free(&s->failure);
 }
@@ -128,14 +134,18 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	cleanup_err err_t err = NULL;
 	if (status != 0) {
+		/* the runtime refused the container (a process not in the image,
+		 * cgroups it cannot use...): not berth's failure, so not internal */
 		cleanup_free char *msg = runtime_error(s, c, status);
-		make_error(&err, E_INTERNAL, 0, "%s", msg);
+		make_error(&err, E_FAILED_PRECONDITION, 0, "%s", msg);
 		undo_created(s, &err);
 		return;
 	}
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
 	cleanup_free char *text = read_file(pidfile, NULL);
 	uint64_t pid = 0;
+	if (text)
+		text[strcspn(text, " \n")] = '\0'; /* runc writes none, others a newline */
 	if (!text || !parse_u64(text, &pid) || pid == 0 || pid > INT_MAX) {
 		make_error(&err, E_INTERNAL, text ? 0 : errno, "read `%s`", pidfile);
 		undo_created(s, &err);
@@ -153,6 +163,18 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 	malloc_trim(0);
 }
 
+/* Another shim answers on shim.sock: this one must not take its place. */
+static bool shim_running(struct shim *s)
+{
+	cleanup_free char *path = shim_path(s, "shim.sock");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return false;
+	strcpy(sa.sun_path, path);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+}
+
 /* Read shim.json, write shim.pid, check the runtime. */
 static int setup(struct shim *s, const char *dir, err_t *err)
 {
@@ -160,6 +182,11 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 	if (!realpath(dir, real))
 		return make_error(err, E_INVALID_ARGUMENT, errno, "task directory `%s`", dir);
 	s->dir = xstrdup(real);
+	const char *t = getenv("BERTH_SHIM_RUNTIME_TIMEOUT");
+	uint64_t secs;
+	s->runtime_timeout = t && parse_u64(t, &secs) && secs > 0 && secs < 86400
+				     ? (int)secs
+				     : RUNTIME_TIMEOUT_SEC;
 	s->rootfs = shim_path(s, "rootfs");
 	if (chdir("/") < 0)
 		return make_error(err, E_INTERNAL, errno, "chdir /");
@@ -170,6 +197,8 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 		return make_error(err, E_INVALID_ARGUMENT, errno, "read `%s`", optpath);
 	if (proto_parse_opts(text, len, &s->opts, err) < 0)
 		return -1;
+	if (shim_running(s))
+		return make_error(err, E_ALREADY_EXISTS, 0, "a shim already serves `%s`", s->dir);
 	if (access(s->opts.runtime, X_OK) < 0)
 		return make_error(err, E_FAILED_PRECONDITION, errno, "runtime `%s`",
 				  s->opts.runtime);
@@ -205,7 +234,7 @@ static int shim_main(struct shim *s, const char *dir)
 		return 1;
 	}
 	if (launch(s, &err) < 0) {
-		undo_done(s, NULL, 0);
+		undo(s);
 		shim_report(s, err);
 		return 1;
 	}
@@ -229,6 +258,27 @@ static void shim_release(struct shim *s)
 	free(s->rootfs);
 	free(s->dir);
 	err_free(&s->failure);
+}
+
+/* The shim outlives its starter: keep none of its descriptors. The raw
+ * syscall, as sanitizer runtimes swallow close_range(3). */
+static void close_inherited(void)
+{
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	int fds[256], n = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < (int)ARRAY_SIZE(fds)) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d))
+			fds[n++] = fd;
+	}
+	closedir(d);
+	while (n > 0)
+		close(fds[--n]);
 }
 
 /* P1: relay P2's report line; 0 when it carries a pid. */
@@ -271,6 +321,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: berth-shim <task directory>\n");
 		return 2;
 	}
+	close_inherited();
 	int hs[2];
 	if (pipe2(hs, O_CLOEXEC) < 0) {
 		perror("berth-shim: pipe");

@@ -28,6 +28,13 @@ static void drain_err(struct rt_cmd *c)
 	}
 }
 
+static void timeout_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	struct rt_cmd *c = arg;
+	c->timed_out = true;
+	kill(c->pid, SIGKILL); /* reaped as usual, then reported as timed out */
+}
+
 static void err_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 {
 	struct rt_cmd *c = arg;
@@ -112,12 +119,17 @@ int runtime_run(struct shim *s, const char *verb, const char *const *argv, const
 		c->err_ev = event_new(s->base, c->err_fd, EV_READ | EV_PERSIST, err_cb, c);
 		event_add(c->err_ev, NULL);
 	}
+	c->timer = evtimer_new(s->base, timeout_cb, c);
+	struct timeval tv = { s->runtime_timeout, 0 };
+	evtimer_add(c->timer, &tv);
 	s->rt = c;
 	return 0;
 }
 
 static void cmd_free(struct rt_cmd *c)
 {
+	if (c->timer)
+		event_free(c->timer);
 	if (c->err_ev)
 		event_free(c->err_ev);
 	if (c->err_fd >= 0)
@@ -141,6 +153,8 @@ void runtime_reaped(struct shim *s, int status)
  * stderr, else how it ended. */
 static char *runtime_words(struct shim *s, struct rt_cmd *c, int status)
 {
+	if (c->timed_out)
+		return xasprintf("timed out after %d s", s->runtime_timeout);
 	cleanup_free char *log = shim_path(s, "runtime.log");
 	int fd = open(log, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {

@@ -58,6 +58,8 @@ struct rt_cmd {
 	struct event *err_ev;
 	struct buf err;    /* what it wrote there, capped */
 	off_t log_off;     /* runtime.log size when it started */
+	struct event *timer; /* SIGKILL when it takes too long */
+	bool timed_out;
 	rt_done_fn done;
 	void *data;
 };
@@ -94,6 +96,7 @@ struct shim {
 
 	struct event *sigchld_ev;
 	struct event *quit_timer;
+	int runtime_timeout;    /* seconds a runtime command may take */
 	bool exiting;           /* deleted: flushing answers, then exit */
 	int rc;                 /* process exit code */
 

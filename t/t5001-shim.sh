@@ -13,12 +13,34 @@ PREFIX=t5001-$$
 if ! test_have_prereq ROOT || ! test_have_prereq RUNC || ! test_have_prereq JQ ||
 	! test -x /bin/busybox; then
 	skip_all='needs root, runc, jq and /bin/busybox'
-	test_done
+	test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
+'
+
+test_done
 fi
 if ! test -x "$SHIM"; then
 	skip_all="berth-shim is not built in $BERTH_BUILD_DIR"
-	test_done
+	test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
+'
+
+test_done
 fi
+
+test_lazy_prereq NOASAN '! ldd "$SHIM" | grep -q libasan'
+
+# The shim's stderr is /dev/null once it has reported: sanitizer reports of
+# the detached shim go to files, checked by the last test.
+ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+export ASAN_OPTIONS UBSAN_OPTIONS
 
 # Whatever a failing test left: containers, mounts (the shims themselves
 # are stray processes the harness kills).
@@ -115,22 +137,36 @@ test_expect_success 'setup: a busybox image and a base config' '
 
 test_expect_success 'create (bind mount): the handshake prints the init pid, state is created' '
 	make_task t42 "[\"sh\",\"-c\",\"exit 42\"]" "$(bind_image)" &&
-	start_shim t42 &&
+	start_shim t42 7>starter-fd &&
 	pid=$(jq -e .pid t42.out) &&
 	test "$(cat t42/init.pid)" = "$pid" &&
 	test_pid_alive_ "$(shim_pid t42)" &&
 	test "$(stat -c %a t42/shim.sock)" = 600 &&
 	mounted t42 &&
 	call t42 state && want_result t42 ".id == \"$PREFIX-t42\" and .pid == $pid and .status == \"created\"" &&
-	! jq -e ".result | has(\"exit_status\")" t42.ans
+	! jq -e ".result | has(\"exit_status\")" t42.ans &&
+	! ls -l /proc/$(shim_pid t42)/fd | grep -q starter-fd
+'
+
+test_expect_success 'a second shim for the same task refuses and leaves the first alone' '
+	spid=$(shim_pid t42) &&
+	test_expect_code 1 "$SHIM" "$TRASH_DIRECTORY/t42" >second.out &&
+	jq -e ".error.code == \"already_exists\"" second.out &&
+	test "$(shim_pid t42)" = "$spid" &&
+	call t42 state && want_result t42 ".status == \"created\""
 '
 
 test_expect_success 'start: exit 42 is announced after exit.json is on disk' '
-	wait_exit_bg t42 &&
+	wait_exit_bg t42 && mv t42.ready t42.ready1 &&
+	{ "$CALL" t42/shim.sock --event exit --ready t42.ready >t42.exit2 & } &&
+	test_wait_for 10 test -f t42.ready &&
 	call t42 start && want_result t42 ".pid == $(cat t42/init.pid)" &&
 	test_wait_for 20 test -s t42.exit &&
 	wait &&
 	head -n 1 t42.exit | jq -e ".event == \"exit\" and .params.exit_status == 42" &&
+	test_cmp t42.exit2 - <<-EOF &&
+	$(head -n 1 t42.exit)
+	EOF
 	exited_at=$(head -n 1 t42.exit | jq -r .params.exited_at) &&
 	echo "$exited_at" | grep -Eq "$RFC3339NANO" &&
 	sed -n 2p t42.exit | jq -e --arg t "$exited_at" ".exit_status == 42 and .exited_at == \$t and .pid == $(cat t42/init.pid)" &&
@@ -162,7 +198,12 @@ test_expect_success 'delete after the exit: answered, then the shim is gone and 
 
 test_expect_success 'kill SIGKILL: 137; delete while running is refused' '
 	make_task k9 "[\"sleep\",\"3000\"]" &&
-	start_shim k9 && call k9 start &&
+	start_shim k9 &&
+	"$CALL" k9/shim.sock --count 3 --raw "$(printf "%s\n" \
+		"{\"id\":1,\"method\":\"start\"}" "{\"id\":2,\"method\":\"state\"}" \
+		"{\"id\":3,\"method\":\"start\"}")" >k9.ans &&
+	jq -s -e "map(.id) == [1,2,3] and .[0].result.pid > 0 and
+		.[1].result.status == \"running\" and .[2].error.code == \"failed_precondition\"" k9.ans &&
 	call k9 delete && want_error k9 failed_precondition &&
 	wait_exit_bg k9 &&
 	call k9 kill "{\"signal\":9}" && want_result k9 ". == {}" &&
@@ -212,6 +253,32 @@ test_expect_success 'stdout and stderr go to the FIFOs the client made' '
 	call io delete && nothing_left io
 '
 
+# writer_blocked PID: a child of PID waits to write into a full pipe
+writer_blocked () {
+	for c in $(pgrep -P "$1"); do
+		case "$(cat /proc/$c/wchan 2>/dev/null)" in
+		pipe_write | pipe_wait_writable) return 0 ;;
+		esac
+	done
+	return 1
+}
+
+test_expect_success 'a FIFO nobody reads holds back the container, never the shim' '
+	mkfifo stuck &&
+	make_task full "[\"sh\",\"-c\",\"while true; do cat /bin/busybox; done\"]" \
+		".stdout = \"$TRASH_DIRECTORY/stuck\"" &&
+	start_shim full && call full start &&
+	test_wait_for 20 writer_blocked "$(cat full/init.pid)" &&
+	call full state && want_result full ".status == \"running\"" &&
+	rss=$(awk "/^VmRSS:/ { print \$2 }" /proc/$(shim_pid full)/status) &&
+	echo "shim rss ${rss} kB" && { ! test_have_prereq NOASAN || test "$rss" -lt 8192; } &&
+	wait_exit_bg full &&
+	call full kill "{\"signal\":9}" &&
+	test_wait_for 20 test -s full.exit && wait &&
+	head -n 1 full.exit | jq -e ".params.exit_status == 137" &&
+	call full delete && nothing_left full
+'
+
 test_expect_success 'log:true appends stdout and stderr to <dir>/log' '
 	make_task lg "[\"sh\",\"-c\",\"echo one; echo two >&2\"]" "$(bind_image) | .log = true" &&
 	start_shim lg && wait_exit_bg lg && call lg start &&
@@ -246,6 +313,44 @@ test_expect_success 'a dying client changes nothing; delete of a created task ki
 	nothing_left cr
 '
 
+# 80 layers whose lowerdir option is longer than a page: the shim mounts
+# them with paths relative to their common parent (as containerd does).
+test_expect_success 'a runtime command that hangs is killed and reported; the shim goes on' '
+	printf "#!/bin/sh\nfor a; do test \"\$a\" = start && exec sleep 3003; done\nexec %s \"\$@\"\n" \
+		"$RUNC" >hangrt &&
+	chmod +x hangrt &&
+	make_task hang "[\"sleep\",\"3000\"]" ".runtime = \"$TRASH_DIRECTORY/hangrt\"" &&
+	env BERTH_SHIM_RUNTIME_TIMEOUT=1 "$SHIM" "$TRASH_DIRECTORY/hang" >hang.out &&
+	call hang start && want_error hang internal &&
+	jq -e ".error.message == \"hangrt start: timed out after 1 s\"" hang.ans &&
+	! pgrep -f "^sleep 3003" &&
+	call hang state && want_result hang ".status == \"created\"" &&
+	call hang delete && want_result hang ".exit_status == 137" &&
+	nothing_left hang
+'
+
+test_expect_success 'an overlay rootfs whose options pass a page size' '
+	L=$TRASH_DIRECTORY/layers-with-quite-a-long-directory-name-for-each-one &&
+	mkdir -p "$L/0000000000-bottom-layer-of-this-snapshot-chain" upper work &&
+	cp -a image/. "$L/0000000000-bottom-layer-of-this-snapshot-chain/" &&
+	lower=$L/0000000000-bottom-layer-of-this-snapshot-chain && i=1 &&
+	while test $i -lt 80; do
+		d=$L/$(printf %010d $i)-layer-of-this-snapshot-chain &&
+		mkdir -p "$d" && echo $i >"$d/layer" &&
+		lower=$d:$lower && i=$((i + 1)) || return 1
+	done &&
+	opts="lowerdir=$lower,upperdir=$TRASH_DIRECTORY/upper,workdir=$TRASH_DIRECTORY/work" &&
+	test ${#opts} -gt 4096 &&
+	make_task ov "[\"sh\",\"-c\",\"cat /layer; echo new >/new\"]" \
+		".mounts = [{type: \"overlay\", source: \"overlay\", options: [\"$opts\"]}] | .log = true" &&
+	start_shim ov && mounted ov &&
+	wait_exit_bg ov && call ov start &&
+	test_wait_for 20 test -s ov.exit && wait &&
+	echo 79 >expect && test_cmp expect ov/log &&
+	test_path_is_file upper/new &&
+	call ov delete && nothing_left ov
+'
+
 test_expect_success 'a missing runtime: failed_precondition naming it, exit 1, nothing left' '
 	make_task nort "[\"true\"]" "$(bind_image) | .runtime = \"/nonexistent/runc\"" &&
 	test_expect_code 1 start_shim nort &&
@@ -269,6 +374,13 @@ test_expect_success 'a process not in the image: runc says so, exit 1, nothing l
 	cat nx.out &&
 	jq -e ".error.message | contains(\"/nonexistent\")" nx.out &&
 	nothing_left nx
+'
+
+test_expect_success 'no sanitizer report from any shim' '
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
 '
 
 test_done
