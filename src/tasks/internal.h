@@ -56,6 +56,20 @@ struct tasks {
 	size_t count;
 };
 
+/* tasks.c: the table, exits, connections */
+extern const char *const task_status_names[];
+struct task *task_find(struct tasks *ts, const char *ns, const char *id);
+struct task *task_new(struct tasks *ts, const char *ns, const char *id);
+void task_unlink_free(struct task *t);
+/* The init process has exited (params: {"exit_status","exited_at"}). */
+void task_exited(struct task *t, json_t *params);
+/* exit.json, if the shim wrote one: applied, true. */
+bool task_read_exit_file(struct task *t);
+int task_connect(struct task *t, err_t *err);
+void task_fail_waiters(struct task *t, enum err_kind kind, const char *msg);
+void task_fail(tasks_cb cb, void *data, enum err_kind kind, const char *fmt, ...)
+	PRINTF_LIKE(4, 5);
+
 /* bundle.c */
 char *task_dir_path(struct daemon *d, const char *ns, const char *id);
 /* Remove what a task directory holds (never below a mounted rootfs: it is

@@ -18,13 +18,13 @@
 #include "snapshots/snapshots.h"
 #include "tasks/internal.h"
 
-static const char *const status_names[] = {
+const char *const task_status_names[] = {
 	[TS_CREATING] = "created", [TS_CREATED] = "created", [TS_RUNNING] = "running",
 	[TS_PAUSED] = "paused",    [TS_STOPPED] = "stopped", [TS_UNKNOWN] = "unknown",
 	[TS_DELETING] = "stopped",
 };
 
-static struct task *find(struct tasks *ts, const char *ns, const char *id)
+struct task *task_find(struct tasks *ts, const char *ns, const char *id)
 {
 	for (struct task *t = ts ? ts->list : NULL; t; t = t->next)
 		if (!strcmp(t->id, id) && !strcmp(t->ns, ns))
@@ -32,7 +32,7 @@ static struct task *find(struct tasks *ts, const char *ns, const char *id)
 	return NULL;
 }
 
-static struct task *task_new(struct tasks *ts, const char *ns, const char *id)
+struct task *task_new(struct tasks *ts, const char *ns, const char *id)
 {
 	struct task *t = xzalloc(sizeof(*t));
 	t->ts = ts;
@@ -45,7 +45,7 @@ static struct task *task_new(struct tasks *ts, const char *ns, const char *id)
 	return t;
 }
 
-static void task_unlink_free(struct task *t)
+void task_unlink_free(struct task *t)
 {
 	struct tasks *ts = t->ts;
 	for (struct task **p = &ts->list; *p; p = &(*p)->next)
@@ -67,7 +67,7 @@ static void task_unlink_free(struct task *t)
 static json_t *task_json(const struct task *t)
 {
 	json_t *j = json_pack("{s:s,s:i,s:s}", "id", t->id, "pid", (int)t->pid, "status",
-			      status_names[t->status]);
+			      task_status_names[t->status]);
 	if (t->status == TS_STOPPED || t->status == TS_DELETING) {
 		json_object_set_new(j, "exit_status", json_integer(t->exit_status));
 		json_object_set_new(j, "exited_at", json_string(t->exited_at));
@@ -80,9 +80,7 @@ static json_t *exit_json(const struct task *t)
 	return json_pack("{s:i,s:s}", "exit_status", t->exit_status, "exited_at", t->exited_at);
 }
 
-static void fail(tasks_cb cb, void *data, enum err_kind kind, const char *fmt, ...)
-	PRINTF_LIKE(4, 5);
-static void fail(tasks_cb cb, void *data, enum err_kind kind, const char *fmt, ...)
+void task_fail(tasks_cb cb, void *data, enum err_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -158,13 +156,13 @@ static void answer_waiters(struct task *t)
 	}
 }
 
-static void fail_waiters(struct task *t, enum err_kind kind, const char *msg)
+void task_fail_waiters(struct task *t, enum err_kind kind, const char *msg)
 {
 	struct waiter *w = t->waiters;
 	t->waiters = NULL;
 	while (w) {
 		struct waiter *next = w->next;
-		fail(w->cb, w->data, kind, "%s", msg);
+		task_fail(w->cb, w->data, kind, "%s", msg);
 		free(w);
 		w = next;
 	}
@@ -186,7 +184,7 @@ static void publish_exit(struct task *t)
 }
 
 /* The init process has exited (shim notification, state answer or exit.json). */
-static void task_exited(struct task *t, json_t *params)
+void task_exited(struct task *t, json_t *params)
 {
 	if (t->status == TS_STOPPED || t->status == TS_DELETING)
 		return;
@@ -211,7 +209,7 @@ static void task_exited(struct task *t, json_t *params)
 }
 
 /* exit.json, if the shim wrote one. */
-static bool read_exit_file(struct task *t)
+bool task_read_exit_file(struct task *t)
 {
 	cleanup_free char *path = xasprintf("%s/exit.json", t->dir);
 	size_t len;
@@ -247,11 +245,11 @@ static void conn_closed_cb(void *data)
 	t->conn = NULL;
 	if (t->status == TS_STOPPED)
 		return;
-	if (read_exit_file(t))
+	if (task_read_exit_file(t))
 		return;
 	log_warn("the shim of a task went away", "namespace=%s id=%s", t->ns, t->id);
 	t->status = TS_UNKNOWN;
-	fail_waiters(t, E_UNAVAILABLE, "the shim of the task went away");
+	task_fail_waiters(t, E_UNAVAILABLE, "the shim of the task went away");
 }
 
 static const struct shim_conn_ops conn_ops = {
@@ -259,7 +257,7 @@ static const struct shim_conn_ops conn_ops = {
 	.closed = conn_closed_cb,
 };
 
-static int task_connect(struct task *t, err_t *err)
+int task_connect(struct task *t, err_t *err)
 {
 	cleanup_free char *sock = xasprintf("%s/shim.sock", t->dir);
 	t->conn = shim_connect(t->ts->d, sock, &conn_ops, t, err);
@@ -425,7 +423,7 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 		  void *data)
 {
 	struct tasks *ts = d->tasks;
-	if (find(ts, ns, id))
+	if (task_find(ts, ns, id))
 		return fail_later(d, cb, data, E_ALREADY_EXISTS,
 				  "container `%s` already has a task", id);
 	if (!ts->shim_bin)
@@ -506,7 +504,7 @@ static const char *not_ready(const struct task *t)
 
 void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
 	const char *why = not_ready(t);
@@ -516,7 +514,7 @@ void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, 
 	if (t->status != TS_CREATED || t->starting)
 		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` is %s, not created", id,
-				  t->starting ? "starting" : status_names[t->status]);
+				  t->starting ? "starting" : task_status_names[t->status]);
 	t->starting = true;
 	shim_call(t->conn, "start", NULL, started_cb, op_new(t, cb, data));
 }
@@ -531,7 +529,7 @@ static void op_done_cb(void *data, json_t *result, err_t *err)
 void tasks_kill(struct daemon *d, const char *ns, const char *id, int sig, bool all,
 		tasks_cb cb, void *data)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
 	const char *why = not_ready(t);
@@ -550,7 +548,7 @@ void tasks_kill(struct daemon *d, const char *ns, const char *id, int sig, bool 
 
 void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
 	if (t->status == TS_STOPPED || t->status == TS_DELETING)
@@ -567,7 +565,7 @@ void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, v
 
 void tasks_wait_cancel(struct daemon *d, const char *ns, const char *id, void *data)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return;
 	for (struct waiter **p = &t->waiters; *p; p = &(*p)->next)
@@ -671,7 +669,7 @@ static void shim_deleted_cb(void *data, json_t *result, err_t *err)
 
 void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
 	if (t->status == TS_CREATING || t->status == TS_DELETING || t->starting)
@@ -680,7 +678,7 @@ void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb,
 	if (t->status == TS_RUNNING || t->status == TS_PAUSED)
 		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` is %s: kill it and wait for its exit first", id,
-				  status_names[t->status]);
+				  task_status_names[t->status]);
 	t->prev_status = t->status;
 	struct op *o = op_new(t, cb, data);
 	if (t->status == TS_UNKNOWN || !t->conn) {
@@ -700,7 +698,7 @@ const char *tasks_shim_path(struct daemon *d)
 
 bool tasks_exists(struct daemon *d, const char *ns, const char *id)
 {
-	return find(d->tasks, ns, id) != NULL;
+	return task_find(d->tasks, ns, id) != NULL;
 }
 
 size_t tasks_count(struct daemon *d)
@@ -710,7 +708,7 @@ size_t tasks_count(struct daemon *d)
 
 json_t *tasks_get(struct daemon *d, const char *ns, const char *id, err_t *err)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t) {
 		make_error(err, E_NOT_FOUND, 0, "container `%s` has no task", id);
 		return NULL;
@@ -744,7 +742,7 @@ json_t *tasks_list(struct daemon *d, const char *ns)
 
 char *tasks_log_path(struct daemon *d, const char *ns, const char *id, err_t *err)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	if (!t) {
 		make_error(err, E_NOT_FOUND, 0, "container `%s` has no task", id);
 		return NULL;
@@ -761,207 +759,8 @@ char *tasks_log_path(struct daemon *d, const char *ns, const char *id, err_t *er
 
 bool tasks_done(struct daemon *d, const char *ns, const char *id)
 {
-	struct task *t = find(d->tasks, ns, id);
+	struct task *t = task_find(d->tasks, ns, id);
 	return !t || t->status == TS_STOPPED || t->status == TS_UNKNOWN ||
 	       t->status == TS_DELETING;
 }
 
-int signal_parse(const char *s)
-{
-	static const struct {
-		const char *name;
-		int sig;
-	} sigs[] = {
-		{ "HUP", SIGHUP },   { "INT", SIGINT },	    { "QUIT", SIGQUIT }, { "ILL", SIGILL },
-		{ "TRAP", SIGTRAP }, { "ABRT", SIGABRT },   { "IOT", SIGIOT },	 { "BUS", SIGBUS },
-		{ "FPE", SIGFPE },   { "KILL", SIGKILL },   { "USR1", SIGUSR1 }, { "SEGV", SIGSEGV },
-		{ "USR2", SIGUSR2 }, { "PIPE", SIGPIPE },   { "ALRM", SIGALRM }, { "TERM", SIGTERM },
-		{ "STKFLT", SIGSTKFLT }, { "CHLD", SIGCHLD }, { "CONT", SIGCONT },
-		{ "STOP", SIGSTOP }, { "TSTP", SIGTSTP },   { "TTIN", SIGTTIN }, { "TTOU", SIGTTOU },
-		{ "URG", SIGURG },   { "XCPU", SIGXCPU },   { "XFSZ", SIGXFSZ }, { "VTALRM", SIGVTALRM },
-		{ "PROF", SIGPROF }, { "WINCH", SIGWINCH }, { "IO", SIGIO },	 { "POLL", SIGPOLL },
-		{ "PWR", SIGPWR },   { "SYS", SIGSYS },
-	};
-	if (!s || !*s)
-		return -1;
-	uint64_t n;
-	if (parse_u64(s, &n))
-		return n >= 1 && n <= (uint64_t)SIGRTMAX ? (int)n : -1;
-	const char *name = !strncasecmp(s, "SIG", 3) ? s + 3 : s;
-	for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
-		if (!strcasecmp(name, sigs[i].name))
-			return sigs[i].sig;
-	if (!strncasecmp(name, "RTMIN", 5) || !strncasecmp(name, "RTMAX", 5)) {
-		bool min = !strncasecmp(name, "RTMIN", 5);
-		const char *rest = name + 5;
-		long off = 0;
-		if (*rest) {
-			char *end;
-			off = strtol(rest, &end, 10);
-			if (*end || (min && off < 0) || (!min && off > 0))
-				return -1;
-		}
-		int sig = (min ? SIGRTMIN : SIGRTMAX) + (int)off;
-		return sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : -1;
-	}
-	return -1;
-}
-
-/* ---- start-up and shutdown ---------------------------------------------------- */
-
-static char *find_shim(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			char *cand = xasprintf("%s/berth-shim", self);
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-	}
-	err_t err = NULL;
-	char *p = runtime_find("berth-shim", &err);
-	err_free(&err);
-	return p;
-}
-
-static void restore_state_cb(void *data, json_t *result, err_t *err)
-{
-	struct task *t = data;
-	if (err && *err) {
-		log_debug("state of a restored task", "id=%s error=%s", t->id, (*err)->msg);
-		return;
-	}
-	const char *st = json_get_string(result, "status");
-	json_t *pid = json_object_get(result, "pid");
-	if (json_is_integer(pid) && json_integer_value(pid) > 0)
-		t->pid = (pid_t)json_integer_value(pid);
-	if (!st || t->status == TS_DELETING)
-		return;
-	if (!strcmp(st, "stopped"))
-		task_exited(t, result);
-	else if (!strcmp(st, "created") && t->status == TS_RUNNING)
-		t->status = TS_CREATED;
-	else if (!strcmp(st, "paused") && t->status == TS_RUNNING)
-		t->status = TS_PAUSED;
-}
-
-/* Live restore of one task directory. */
-static void restore_one(struct tasks *ts, const char *ns, const char *id)
-{
-	struct task *t = task_new(ts, ns, id);
-	cleanup_free char *optsf = xasprintf("%s/shim.json", t->dir);
-	size_t len;
-	cleanup_free char *opts = read_file(optsf, &len);
-	json_error_t jerr;
-	cleanup_json json_t *j = opts ? json_loadb(opts, len, 0, &jerr) : NULL;
-	if (j) {
-		const char *rt = json_get_string(j, "runtime");
-		const char *root = json_get_string(j, "runtime_root");
-		t->runtime = rt ? xstrdup(rt) : NULL;
-		t->runtime_root = root ? xstrdup(root) : NULL;
-		t->log = json_is_true(json_object_get(j, "log"));
-	}
-	cleanup_free char *seen = xasprintf("%s/exit.seen", t->dir);
-	t->exit_seen = access(seen, F_OK) == 0;
-	cleanup_free char *pidf = xasprintf("%s/init.pid", t->dir);
-	cleanup_free char *ps = read_file(pidf, NULL);
-	t->pid = ps ? (pid_t)strtol(ps, NULL, 10) : 0;
-	t->status = TS_RUNNING;
-	if (read_exit_file(t)) {
-		err_t err = NULL;
-		if (task_connect(t, &err) < 0)
-			err_free(&err);
-	} else {
-		err_t err = NULL;
-		if (task_connect(t, &err) < 0) {
-			log_warn("a task's shim is gone", "namespace=%s id=%s error=%s", ns, id,
-				 err->msg);
-			err_free(&err);
-			t->status = TS_UNKNOWN;
-		}
-	}
-	if (t->conn)
-		shim_call(t->conn, "state", NULL, restore_state_cb, t);
-	log_info("task restored", "namespace=%s id=%s pid=%d status=%s", ns, id, (int)t->pid,
-		 status_names[t->status]);
-}
-
-int tasks_open(struct daemon *d, err_t *err)
-{
-	struct tasks *ts = xzalloc(sizeof(*ts));
-	ts->d = d;
-	d->tasks = ts;
-	ts->dir = xasprintf("%s/tasks", d->cfg.state);
-	ts->shim_bin = find_shim();
-	if (!ts->shim_bin)
-		log_warn("berth-shim not found: tasks cannot be created", "path=%s", "");
-	if (mkdir_p(ts->dir, 0711) < 0)
-		return make_error(err, E_INTERNAL, errno, "create `%s`", ts->dir);
-	DIR *nsd = opendir(ts->dir);
-	if (!nsd)
-		return make_error(err, E_INTERNAL, errno, "open `%s`", ts->dir);
-	struct dirent *ne;
-	size_t n = 0;
-	while ((ne = readdir(nsd))) {
-		if (ne->d_name[0] == '.')
-			continue;
-		cleanup_free char *nsdir = xasprintf("%s/%s", ts->dir, ne->d_name);
-		DIR *idd = opendir(nsdir);
-		if (!idd)
-			continue;
-		struct dirent *ie;
-		while ((ie = readdir(idd))) {
-			if (ie->d_name[0] == '.')
-				continue;
-			cleanup_free char *opts =
-				xasprintf("%s/%s/shim.json", nsdir, ie->d_name);
-			cleanup_free char *sock =
-				xasprintf("%s/%s/shim.sock", nsdir, ie->d_name);
-			if (access(opts, F_OK) < 0) {
-				/* berthd died before it started a shim for it */
-				cleanup_free char *dir = xasprintf("%s/%s", nsdir, ie->d_name);
-				err_t rerr = NULL;
-				if (task_dir_remove(dir, &rerr) < 0) {
-					log_warn("cannot remove a stale task directory",
-						 "dir=%s error=%s", dir, rerr->msg);
-					err_free(&rerr);
-				}
-				continue;
-			}
-			restore_one(ts, ne->d_name, ie->d_name);
-			n++;
-		}
-		closedir(idd);
-	}
-	closedir(nsd);
-	if (n)
-		log_info("tasks restored", "count=%zu", n);
-	return 0;
-}
-
-void tasks_free(struct daemon *d)
-{
-	struct tasks *ts = d->tasks;
-	if (!ts)
-		return;
-	while (ts->list) {
-		struct task *t = ts->list;
-		fail_waiters(t, E_UNAVAILABLE, "berthd is shutting down");
-		if (t->create_cb) {
-			/* the shim keeps starting; its report goes nowhere */
-			fail(t->create_cb, t->create_data, E_UNAVAILABLE, "berthd is shutting down");
-			t->create_cb = NULL;
-		}
-		task_unlink_free(t);
-	}
-	free(ts->shim_bin);
-	free(ts->dir);
-	free(ts);
-	d->tasks = NULL;
-}
