@@ -38,6 +38,7 @@
 #include "namespaces/namespaces.h"
 #include "remotes/remotes.h"
 #include "snapshots/snapshots.h"
+#include "tasks/tasks.h"
 
 static const char usage[] =
 	"usage: berthd [options]\n"
@@ -359,6 +360,14 @@ int main(int argc, char **argv)
 	d.gc = gc_new(&d);
 	gc_schedule(d.gc); /* collect what a crash may have left */
 	plugin_set_status("io.berth.gc.v1", "scheduler", PLUGIN_OK, NULL);
+	if (tasks_open(&d, &err) < 0) {
+		plugin_set_status("io.berth.runtime.v2", "task", PLUGIN_ERROR, err->msg);
+		die_err(&err);
+	}
+	plugin_set_status("io.berth.runtime.v2", "task",
+			  tasks_shim_path(&d) ? PLUGIN_OK : PLUGIN_ERROR,
+			  tasks_shim_path(&d) ? NULL : "berth-shim not found");
+	plugin_set_status("io.berth.service.v1", "tasks-service", PLUGIN_OK, NULL);
 	d.pulls = pulls_new(&d);
 	plugin_set_status("io.berth.service.v1", "images-service", PLUGIN_OK, NULL);
 	plugin_set_status("io.berth.service.v1", "leases-service", PLUGIN_OK, NULL);
@@ -386,6 +395,7 @@ int main(int argc, char **argv)
 	pulls_free(d.pulls);
 	remotes_free(d.remotes); /* after the pulls that own its operations */
 	gc_free(d.gc);
+	tasks_free(&d);
 	snapshots_free(&d); /* its workers' SIGCHLD handlers are in d.children */
 	content_store_free(d.content); /* after the writers' owners */
 	sse_hub_free(d.sse);

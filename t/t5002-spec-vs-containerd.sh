@@ -71,12 +71,14 @@ test_expect_success CTR 'spec_validate: containerd'\''s spec lacks only args' '
 '
 
 test_expect_success 'spec-gen reports bad overrides as invalid_argument' '
-	test_expect_code 1 "$GEN" --args "[\"sh\"]" --memory -1 2>err &&
+	test_expect_code 1 "$GEN" --id c --args "[\"sh\"]" --memory -1 2>err &&
 	grep "^error invalid_argument \`memory\` -1" err &&
-	test_expect_code 1 "$GEN" --args "[\"sh\"]" --cwd rel 2>err &&
+	test_expect_code 1 "$GEN" --id c --args "[\"sh\"]" --cwd rel 2>err &&
 	grep "^error invalid_argument \`cwd\` \`rel\` must be an absolute path" err &&
-	test_expect_code 1 "$GEN" 2>err &&
-	grep "^error invalid_argument no command" err
+	test_expect_code 1 "$GEN" --id c 2>err &&
+	grep "^error invalid_argument no command" err &&
+	test_expect_code 1 "$GEN" --args "[\"sh\"]" 2>err &&
+	grep "^error invalid_argument a container id is required" err
 '
 
 # A small root filesystem: a static busybox, /etc/passwd and /etc/group.

@@ -176,16 +176,19 @@ test_expect_success 'snapshot_key: an existing snapshot is used, a missing one i
 	no_snapshot c7 &&
 	create "{\"id\":\"c8\",\"image\":\"$IMG\",\"snapshot_key\":\"missing\"}" &&
 	expect_status 404 not_found &&
+	create "{\"id\":\"c8\",\"image\":\"$IMG\",\"snapshot_key\":\"../x\"}" &&
+	expect_status 400 invalid_argument &&
 	api GET "$C/c8" && expect_status 404
 '
 
 test_expect_success 'an image not unpacked for the snapshotter: 412 naming the fix' '
 	create "{\"id\":\"n1\",\"image\":\"$IMG\",\"snapshotter\":\"native\"}" &&
 	expect_status 412 failed_precondition &&
-	grep "image \`$IMG\` is not unpacked for snapshotter \`native\`: run \`berth images unpack $IMG\`" out &&
+	grep "image \`$IMG\` is not unpacked for snapshotter \`native\`: run \`berth images unpack --snapshotter native $IMG\`" out &&
 	pull_ok "$R0/raw/ok:1" "\"unpack\":false" &&
 	create "{\"id\":\"n2\",\"image\":\"$R0/raw/ok:1\"}" &&
-	expect_status 412 failed_precondition && grep "is not unpacked for snapshotter .overlayfs." out &&
+	expect_status 412 failed_precondition &&
+	grep "is not unpacked for snapshotter .overlayfs.: run .berth images unpack $R0/raw/ok:1." out &&
 	no_snapshot n2 && api GET "$C/n2" && expect_status 404 &&
 	api GET "$NS/snapshotters/native/snapshots/n1" && expect_status 404
 '
@@ -226,10 +229,10 @@ test_expect_success 'delete: 204; the snapshot stays unless cleanup=snapshot' '
 '
 
 test_expect_success 'delete while a task exists: 412' '
-	mkdir -p "$TRASH/state/tasks/default/c5" &&
+	api POST "$C/c5/task" -d "{}" && expect_status 201 &&
 	api DELETE "$C/c5?cleanup=snapshot" && expect_status 412 failed_precondition &&
 	api GET "$C/c5" && expect_status 200 && api GET "$OV/c5" && expect_status 200 &&
-	rmdir "$TRASH/state/tasks/default/c5" &&
+	api DELETE "$C/c5/task" && expect_status 200 &&
 	api DELETE "$C/c5?cleanup=snapshot" && expect_status 204 && no_snapshot c5
 '
 
@@ -319,6 +322,17 @@ test_expect_success 'CLI: create, ls, info, label, rm' '
 	"$BERTH" containers rm --keep-snapshot db >/dev/null &&
 	api GET "$OV/db" && expect_status 200 &&
 	test_expect_code 1 "$BERTH" containers rm web 2>err && grep "not found" err
+'
+
+test_expect_success 'config default_runtime names the runtime of new containers; records survive a restart' '
+	create "{\"id\":\"before\",\"image\":\"$IMG\"}" && expect_status 201 &&
+	stop_berthd &&
+	echo "{\"gc_delay\": 0.2, \"default_runtime\": \"crun\"}" >config.json &&
+	start_berthd &&
+	create "{\"id\":\"dflt\",\"image\":\"$IMG\"}" && expect_status 201 &&
+	jq -e ".runtime.name == \"crun\"" out &&
+	api GET "$C/before" && expect_status 200 && jq -e ".runtime.name == \"runc\"" out &&
+	api GET "$OV/before" && expect_status 200
 '
 
 test_done

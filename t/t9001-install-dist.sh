@@ -12,6 +12,7 @@ test_expect_success 'make install DESTDIR=...' '
 		>install.log 2>&1 &&
 	test -x inst/usr/bin/berthd &&
 	test -x inst/usr/bin/berth &&
+	test -x inst/usr/bin/berth-shim &&
 	test -f inst/usr/lib/systemd/system/berthd.service &&
 	test -f inst/usr/share/bash-completion/completions/berth &&
 	test -f inst/usr/share/doc/berth/config.example.json

@@ -11,6 +11,7 @@
 #include "leases/http.h"
 #include "namespaces/http.h"
 #include "snapshots/http.h"
+#include "tasks/http.h"
 
 const struct route *const api_route_tables[] = {
 	introspection_routes,
@@ -21,5 +22,6 @@ const struct route *const api_route_tables[] = {
 	leases_routes,
 	snapshots_routes,
 	containers_routes,
+	tasks_routes,
 	NULL,
 };

@@ -235,12 +235,13 @@ int container_opts_parse(struct cli *cli, int argc, char **argv, int *optind_out
 	}
 	if (argc - optind < 2) {
 		container_opts_release(&o);
-		return cli_usage_error(cli, optind < argc ? "missing the container ID"
-							  : "missing the IMAGE and the container ID");
+		return cli_usage_error(cli, optind < argc
+						? "missing the container ID"
+						: "missing the IMAGE and the container ID");
 	}
 	*optind_out = optind;
-	container_opts_body(&o, argv[optind], argv[optind + 1], argc - optind - 2, argv + optind + 2,
-			    body);
+	container_opts_body(&o, argv[optind], argv[optind + 1], argc - optind - 2,
+			    argv + optind + 2, body);
 	container_opts_release(&o);
 	return CLI_OK;
 }

@@ -64,20 +64,20 @@ extern const struct option container_opts_longopts[];
 
 /* The "Options:" lines of the flags above, for a command's --help. */
 #define CONTAINER_OPTS_HELP                                                                        \
-	"      --env K=V            set an environment variable (repeatable)\n"                  \
-	"      --user U             run as U: name, uid, name:group or uid:gid (names\n"         \
-	"                           are looked up in the image's /etc/passwd, /etc/group)\n"    \
-	"      --cwd DIR            working directory (absolute)\n"                            \
-	"      --mount SRC:DST[:ro] bind-mount host path SRC at DST (repeatable)\n"             \
-	"      --net-host           use the host's network namespace\n"                        \
-	"      --readonly           mount the root filesystem read-only\n"                     \
-	"      --memory N           memory limit in bytes, k/m/g suffixes (binary)\n"          \
-	"      --cpus N             CPU limit, e.g. 0.5 or 2\n"                                \
-	"      --pids N             limit on the number of processes\n"                        \
-	"      --hostname NAME      the container's hostname (default: its id)\n"              \
-	"      --runtime NAME       runc (default), crun, or the absolute path of a\n"         \
-	"                           runc-compatible binary\n"                                  \
-	"      --snapshotter NAME   the snapshotter of the container's root filesystem\n"      \
+	"      --env K=V            set an environment variable (repeatable)\n"                    \
+	"      --user U             run as U: name, uid, name:group or uid:gid (names\n"           \
+	"                           are looked up in the image's /etc/passwd, /etc/group)\n"       \
+	"      --cwd DIR            working directory (absolute)\n"                                \
+	"      --mount SRC:DST[:ro] bind-mount host path SRC at DST (repeatable)\n"                \
+	"      --net-host           use the host's network namespace\n"                            \
+	"      --readonly           mount the root filesystem read-only\n"                         \
+	"      --memory N           memory limit in bytes, k/m/g suffixes (binary)\n"              \
+	"      --cpus N             CPU limit, e.g. 0.5 or 2\n"                                    \
+	"      --pids N             limit on the number of processes\n"                            \
+	"      --hostname NAME      the container's hostname (default: its id)\n"                  \
+	"      --runtime NAME       runc (default), crun, or the absolute path of a\n"             \
+	"                           runc-compatible binary\n"                                      \
+	"      --snapshotter NAME   the snapshotter of the container's root filesystem\n"          \
 	"      --label K=V          set a label on the container (repeatable)\n"
 
 /* What the flags said so far. CONTAINER_OPTS_INIT, then
@@ -89,7 +89,10 @@ struct container_opts {
 	const char *runtime;
 	const char *snapshotter;
 };
-#define CONTAINER_OPTS_INIT {NULL, NULL, NULL, NULL, NULL}
+#define CONTAINER_OPTS_INIT                                                                        \
+	{                                                                                          \
+		NULL, NULL, NULL, NULL, NULL                                                       \
+	}
 void container_opts_release(struct container_opts *o);
 
 /* own (a command's longopts, terminated by a zero row; may be NULL)

@@ -101,14 +101,14 @@ int containers_check_runtime(const char *name, err_t *err)
 struct container_create {
 	struct daemon *d;
 	char *ns, *id;
-	json_t *body;	  /* the request */
-	json_t *image;	  /* the image record, or NULL */
+	json_t *body;	      /* the request */
+	json_t *image;	      /* the image record, or NULL */
 	json_t *image_config; /* its config blob, or NULL */
-	json_t *runtime;  /* {"name","options"?} */
+	json_t *runtime;      /* {"name","options"?} */
 	char *snapshotter;
 	char *snapshot_key;
-	bool prepared;	  /* the snapshot is ours: remove it on failure */
-	bool pending;	  /* a prepare is in flight */
+	bool prepared;	   /* the snapshot is ours: remove it on failure */
+	bool pending;	   /* a prepare is in flight */
 	struct event *now; /* or, with nothing to prepare, the next loop turn */
 	containers_create_cb cb;
 	void *data;
@@ -136,9 +136,10 @@ static void undo_snapshot(struct container_create *c)
 		return;
 	err_t e = NULL;
 	if (snapshots_remove(c->d, c->ns, c->snapshotter, c->snapshot_key, &e) < 0) {
-		log_warn("could not remove the snapshot of a failed container", "namespace=%s id=%s "
-			 "snapshotter=%s key=%s err=\"%s\"", c->ns, c->id, c->snapshotter,
-			 c->snapshot_key, e->msg);
+		log_warn("could not remove the snapshot of a failed container",
+			 "namespace=%s id=%s "
+			 "snapshotter=%s key=%s err=\"%s\"",
+			 c->ns, c->id, c->snapshotter, c->snapshot_key, e->msg);
 		err_free(&e);
 	}
 	c->prepared = false;
@@ -152,7 +153,7 @@ static char **rootfs_layers(const json_t *mounts)
 	char **out = NULL;
 	size_t i;
 	json_t *m;
-	json_array_foreach (mounts, i, m) {
+	json_array_foreach(mounts, i, m) {
 		const char *type = json_get_string(m, "type");
 		const char *src = json_get_string(m, "source");
 		if (!type)
@@ -169,7 +170,7 @@ static char **rootfs_layers(const json_t *mounts)
 		const char *upper = NULL, *lower = NULL;
 		size_t j;
 		json_t *o;
-		json_array_foreach (json_object_get(m, "options"), j, o) {
+		json_array_foreach(json_object_get(m, "options"), j, o) {
 			const char *s = json_string_value(o);
 			if (s && strncmp(s, "upperdir=", 9) == 0)
 				upper = s + 9;
@@ -252,10 +253,9 @@ static json_t *finish(struct container_create *c, const json_t *mounts, err_t *e
 	char ts[40];
 	time_format_rfc3339(time_now_ns(), ts);
 	json_t *labels = json_object_get(c->body, "labels");
-	cleanup_json json_t *rec = json_pack("{s:O,s:O,s:o,s:s,s:s}", "spec", spec, "runtime",
-					     c->runtime, "labels",
-					     labels ? json_deep_copy(labels) : json_object(),
-					     "created_at", ts, "updated_at", ts);
+	cleanup_json json_t *rec = json_pack(
+	    "{s:O,s:O,s:o,s:s,s:s}", "spec", spec, "runtime", c->runtime, "labels",
+	    labels ? json_deep_copy(labels) : json_object(), "created_at", ts, "updated_at", ts);
 	if (c->image) {
 		json_object_set(rec, "image", json_object_get(c->image, "name"));
 		json_object_set(rec, INTERNAL_IMAGE_TARGET,
@@ -270,11 +270,12 @@ static json_t *finish(struct container_create *c, const json_t *mounts, err_t *e
 	if (store_txn_begin(d->store, true, &txn, err) < 0 ||
 	    namespaces_ensure(d, txn, c->ns, &ns_created, err) < 0)
 		return NULL;
-	if (store_put(d->store, txn, BUCKET_CONTAINERS, c->ns, c->id, rec, STORE_NOOVERWRITE,
-		      err) < 0) {
+	if (store_put(d->store, txn, BUCKET_CONTAINERS, c->ns, c->id, rec, STORE_NOOVERWRITE, err) <
+	    0) {
 		if ((*err)->kind == E_ALREADY_EXISTS) {
 			err_free(err);
-			make_error(err, E_ALREADY_EXISTS, 0, "container `%s` already exists", c->id);
+			make_error(err, E_ALREADY_EXISTS, 0, "container `%s` already exists",
+				   c->id);
 		}
 		return NULL;
 	}
@@ -317,12 +318,21 @@ static void now_cb(evutil_socket_t fd, short what, void *arg)
 	struct container_create *c = arg;
 	err_t e = NULL;
 	cleanup_json json_t *mounts = NULL;
+	json_t *ct = NULL;
+	if (c->snapshot_key && !snapshots_exists(c->d, c->ns, c->snapshotter, c->snapshot_key)) {
+		/* removed since the request was checked */
+		make_error(&e, E_NOT_FOUND, 0, "`snapshot_key`: snapshot `%s` not found",
+			   c->snapshot_key);
+		goto out;
+	}
 	if (c->snapshot_key) {
-		/* a client's snapshot: its mounts serve only to look users up */
+		/* a client's snapshot: its mounts serve only to look users up (a
+		 * committed one has none) */
 		mounts = snapshots_mounts(c->d, c->ns, c->snapshotter, c->snapshot_key, &e);
 		err_free(&e);
 	}
-	json_t *ct = finish(c, mounts, &e);
+	ct = finish(c, mounts, &e);
+out:
 	c->cb(c->data, ct, &e);
 	json_decref(ct);
 	err_free(&e);
@@ -349,13 +359,13 @@ static int check_body(json_t *body, err_t *err)
 	    {NULL},
 	};
 	static const struct json_field process[] = {
-	    {"args", JF_ARRAY, false}, {"env", JF_ARRAY, false},   {"cwd", JF_STRING, false},
+	    {"args", JF_ARRAY, false},	{"env", JF_ARRAY, false},     {"cwd", JF_STRING, false},
 	    {"user", JF_STRING, false}, {"terminal", JF_BOOL, false}, {NULL},
 	};
 	static const struct json_field options[] = {
-	    {"net_host", JF_BOOL, false},  {"readonly_rootfs", JF_BOOL, false},
-	    {"mounts", JF_ARRAY, false},   {"memory", JF_INTEGER, false},
-	    {"cpus", JF_NUMBER, false},	   {"pids", JF_INTEGER, false},
+	    {"net_host", JF_BOOL, false},   {"readonly_rootfs", JF_BOOL, false},
+	    {"mounts", JF_ARRAY, false},    {"memory", JF_INTEGER, false},
+	    {"cpus", JF_NUMBER, false},	    {"pids", JF_INTEGER, false},
 	    {"hostname", JF_STRING, false}, {NULL},
 	};
 	if (json_check_object(body, "request body", fields, err) < 0)
@@ -435,14 +445,13 @@ struct container_create *containers_create(struct daemon *d, const char *ns, jso
 	}
 	if (key || !image) {
 		if (key) {
-			if (name_validate_identifier("snapshot key", key, err) < 0 ||
-			    snapshots_check_snapshotter(d, c->snapshotter, err) < 0)
-				goto fail;
-			if (!snapshots_exists(d, ns, c->snapshotter, key)) {
-				make_error(err, E_NOT_FOUND, 0, "snapshot `%s` not found in `%s`", key,
-					   c->snapshotter);
+			json_t *st = NULL;
+			if (snapshots_check_snapshotter(d, c->snapshotter, err) < 0 ||
+			    !(st = snapshots_stat(d, ns, c->snapshotter, key, err))) {
+				error_wrap(err, "`snapshot_key`");
 				goto fail;
 			}
+			json_decref(st);
 			c->snapshot_key = xstrdup(key);
 		}
 		c->now = evtimer_new(d->base, now_cb, c);
@@ -455,10 +464,14 @@ struct container_create *containers_create(struct daemon *d, const char *ns, jso
 		goto fail;
 	const char *parent = res.chain_id[0] ? res.chain_id : NULL;
 	if (parent && !snapshots_exists(d, ns, c->snapshotter, parent)) {
+		/* the fix, as the user would type it */
+		cleanup_free char *flag = strcmp(c->snapshotter, snapshots_default(d)) != 0
+					      ? xasprintf("--snapshotter %s ", c->snapshotter)
+					      : xstrdup("");
 		make_error(err, E_FAILED_PRECONDITION, 0,
 			   "image `%s` is not unpacked for snapshotter `%s`: run `berth images "
-			   "unpack %s`",
-			   json_get_string(c->image, "name"), c->snapshotter,
+			   "unpack %s%s`",
+			   json_get_string(c->image, "name"), c->snapshotter, flag,
 			   json_get_string(c->image, "name"));
 		goto fail;
 	}
@@ -570,8 +583,7 @@ int containers_delete(struct daemon *d, const char *ns, const char *id, bool cle
 				  "container `%s` has a task: delete the task first", id);
 	const char *sn = json_get_string(rec, "snapshotter");
 	const char *key = json_get_string(rec, "snapshot_key");
-	if (cleanup_snapshot && sn && key &&
-	    snapshots_remove(d, ns, sn, key, err) < 0) {
+	if (cleanup_snapshot && sn && key && snapshots_remove(d, ns, sn, key, err) < 0) {
 		if ((*err)->kind != E_NOT_FOUND)
 			return error_wrap(err, "container `%s`: remove its snapshot", id);
 		err_free(err);

@@ -23,6 +23,7 @@ struct remotes;
 struct pulls;
 struct gc;
 struct snapshots;
+struct tasks;
 
 struct daemon {
 	struct config cfg;
@@ -42,6 +43,7 @@ struct daemon {
 	struct pulls *pulls;           /* pulls in flight (src/images/pull.c) */
 	struct gc *gc;                 /* garbage collector (src/gc) */
 	struct snapshots *snapshots;   /* snapshotters and their metadata (src/snapshots) */
+	struct tasks *tasks;           /* tasks and their shims (src/tasks) */
 	char uuid[37];
 	pid_t pid;
 	int64_t started_at_ns;

@@ -76,3 +76,11 @@ int err_kind_http_status(enum err_kind kind)
 {
 	return kind < E_KIND_MAX ? kinds[kind].status : 500;
 }
+
+enum err_kind err_kind_from_code(const char *code)
+{
+	for (int k = 0; k < E_KIND_MAX; k++)
+		if (code && strcmp(kinds[k].code, code) == 0)
+			return (enum err_kind)k;
+	return E_INTERNAL;
+}

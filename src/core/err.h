@@ -46,6 +46,8 @@ void err_free(err_t *err);
 /* "not_found", "invalid_argument", ... as in API.md. */
 const char *err_kind_code(enum err_kind kind);
 int err_kind_http_status(enum err_kind kind);
+/* The kind of an API error code; E_INTERNAL for codes it does not know. */
+enum err_kind err_kind_from_code(const char *code);
 
 static inline void cleanup_err_fn(err_t *e)
 {

@@ -37,6 +37,9 @@ static struct plugin plugins[] = {
 	{ "io.berth.remotes.v1", "registry", NONE,
 	  LIST("oci-distribution", "docker-schema2", "token-auth", "basic-auth", "mirrors",
 	       "range-resume") },
+	{ "io.berth.runtime.v2", "task", LIST("io.berth.service.v1"),
+	  LIST("berth-shim", "runc", "crun", "live-restore") },
+	{ "io.berth.service.v1", "tasks-service", LIST("io.berth.runtime.v2"), NONE },
 	{ "io.berth.server.v1", "http", LIST("io.berth.service.v1"), LIST("unix", "tcp+token") },
 };
 

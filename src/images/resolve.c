@@ -7,8 +7,8 @@
 #include "content/content.h"
 #include "images/resolve.h"
 
-char *image_read_blob(struct daemon *d, const char *ns, const char *digest, size_t max,
-		      size_t *len, err_t *err)
+char *image_read_blob(struct daemon *d, const char *ns, const char *digest, size_t max, size_t *len,
+		      err_t *err)
 {
 	uint64_t size = 0;
 	if (!d->content) {
@@ -20,8 +20,9 @@ char *image_read_blob(struct daemon *d, const char *ns, const char *digest, size
 		return NULL;
 	if (size > max) {
 		close(fd);
-		make_error(err, E_INVALID_ARGUMENT, 0, "`%s` is %llu bytes, over the %zu of a config",
-			   digest, (unsigned long long)size, max);
+		make_error(err, E_INVALID_ARGUMENT, 0,
+			   "`%s` is %llu bytes, over the %zu of a config", digest,
+			   (unsigned long long)size, max);
 		return NULL;
 	}
 	char *data = xmalloc(size + 1);
@@ -46,9 +47,9 @@ static int missing(err_t *err, const char *what)
 {
 	if ((*err)->kind == E_NOT_FOUND) {
 		err_free(err);
-		return make_error(err, E_FAILED_PRECONDITION, 0,
-				  "the image's %s is not in the content store: pull the image again",
-				  what);
+		return make_error(
+		    err, E_FAILED_PRECONDITION, 0,
+		    "the image's %s is not in the content store: pull the image again", what);
 	}
 	return -1;
 }
@@ -89,8 +90,8 @@ int image_resolve_manifest(struct daemon *d, const char *ns, const json_t *targe
 	return manifest_parse(data, len, mt, man, err);
 }
 
-int image_resolve(struct daemon *d, const char *ns, const json_t *image,
-		  struct image_resolved *out, err_t *err)
+int image_resolve(struct daemon *d, const char *ns, const json_t *image, struct image_resolved *out,
+		  err_t *err)
 {
 	memset(out, 0, sizeof(*out));
 	struct platform host;

@@ -26,8 +26,8 @@
 /* The whole blob `digest` visible in ns (at most max bytes, else
  * E_INVALID_ARGUMENT), NUL-terminated; *len its length. E_NOT_FOUND when
  * the namespace does not hold it. The caller frees. */
-char *image_read_blob(struct daemon *d, const char *ns, const char *digest, size_t max,
-		      size_t *len, err_t *err);
+char *image_read_blob(struct daemon *d, const char *ns, const char *digest, size_t max, size_t *len,
+		      err_t *err);
 
 /* The manifest for platform p of target (an image record's "target"
  * descriptor: a manifest, or an index to pick from). */
@@ -43,8 +43,8 @@ struct image_resolved {
 /* Resolve image (an image record as images_get() serves it: "name",
  * "target") for the host's platform. Release with image_resolved_release()
  * (also after a failure). */
-int image_resolve(struct daemon *d, const char *ns, const json_t *image,
-		  struct image_resolved *out, err_t *err);
+int image_resolve(struct daemon *d, const char *ns, const json_t *image, struct image_resolved *out,
+		  err_t *err);
 void image_resolved_release(struct image_resolved *r);
 
 #endif

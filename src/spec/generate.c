@@ -12,6 +12,7 @@
  *   request's "K=V" entries replacing the same K; TERM=xterm with a
  *   terminal; HOME from the user's passwd entry (else "/") when unset, as
  *   runc would.
+ * - An empty string in cwd, user or hostname is the same as NULL: not given.
  * - user: the image's User unless overridden; additionalGids hold the
  *   primary gid first, then the groups listing the user (containerd 1.6.18+).
  * - hostname: the request's, else the container id; with net_host the
@@ -169,7 +170,9 @@ static int build_user(const struct spec_opts *o, const json_t *config, json_t *p
 	const json_t *image_user;
 	if (image_field(config, "User", JSON_STRING, &image_user, err) < 0)
 		return -1;
-	const char *user = o->user ? o->user : image_user ? json_string_value(image_user) : "";
+	const char *user = o->user && *o->user ? o->user
+			   : image_user		? json_string_value(image_user)
+						: "";
 	struct spec_user u;
 	if (spec_user_resolve(o->rootfs_layers, user, &u, err) < 0)
 		return -1;
@@ -192,7 +195,7 @@ static int build_cwd(const struct spec_opts *o, const json_t *config, json_t *pr
 	const json_t *wd;
 	if (image_field(config, "WorkingDir", JSON_STRING, &wd, err) < 0)
 		return -1;
-	if (o->cwd) {
+	if (o->cwd && *o->cwd) {
 		if (o->cwd[0] != '/')
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "`cwd` `%s` must be an absolute path", o->cwd);
@@ -222,7 +225,7 @@ static int build_hostname(const struct spec_opts *o, json_t *spec, err_t *err)
 {
 	char host[HOST_NAME_MAX + 1];
 	const char *name = NULL;
-	if (o->hostname) {
+	if (o->hostname && *o->hostname) {
 		if (!hostname_ok(o->hostname))
 			return make_error(err, E_INVALID_ARGUMENT, 0,
 					  "`hostname` `%s` must be 1 to 64 letters, digits, `-` "
@@ -254,25 +257,40 @@ static const char *destination_problem(const char *d)
 	return NULL;
 }
 
-static void remove_mount(json_t *mounts, const char *dst)
+/* The index of the mount at dst in mounts, -1 if none. */
+static ssize_t mount_at(const json_t *mounts, const char *dst)
 {
 	size_t i;
 	json_t *m;
 	json_array_foreach (mounts, i, m)
-		if (strcmp(json_string_value(json_object_get(m, "destination")), dst) == 0) {
-			json_array_remove(mounts, i);
-			return;
-		}
+		if (strcmp(json_string_value(json_object_get(m, "destination")), dst) == 0)
+			return (ssize_t)i;
+	return -1;
 }
 
-static int add_mount(json_t *mounts, size_t idx, const char *src, const char *dst,
+static void remove_mount(json_t *mounts, const char *dst)
+{
+	ssize_t i = mount_at(mounts, dst);
+	if (i >= 0)
+		json_array_remove(mounts, (size_t)i);
+}
+
+/* Add a mount of the request (the idx-th; the earlier ones are in mine),
+ * replacing a default one at the same destination. */
+static int add_mount(json_t *mounts, json_t *mine, size_t idx, const char *src, const char *dst,
 		     const char *type, bool ro, const json_t *extra, err_t *err)
 {
 	const char *why = destination_problem(dst);
 	if (why)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "mount %zu: destination `%s` %s",
 				  idx, dst, why);
-	bool bind = !type || strcmp(type, "bind") == 0;
+	ssize_t dup = mount_at(mine, dst);
+	if (dup >= 0)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "mount %zu: destination `%s` is already mount %zd's", idx, dst,
+				  dup);
+	json_array_append_new(mine, json_pack("{s:s}", "destination", dst));
+	bool bind = !type || !*type || strcmp(type, "bind") == 0;
 	json_t *opts = json_array();
 	if (bind) {
 		struct stat st;
@@ -301,7 +319,8 @@ static int add_mount(json_t *mounts, size_t idx, const char *src, const char *ds
 	return 0;
 }
 
-static int parse_mount_string(json_t *mounts, size_t idx, const char *s, err_t *err)
+static int parse_mount_string(json_t *mounts, json_t *mine, size_t idx, const char *s,
+			      err_t *err)
 {
 	cleanup_free char *copy = xstrdup(s);
 	char *f[4];
@@ -318,8 +337,8 @@ static int parse_mount_string(json_t *mounts, size_t idx, const char *s, err_t *
 	if (n < 2 || (n == 3 && strcmp(f[2], "ro") != 0 && strcmp(f[2], "rw") != 0))
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "mount %zu: `%s` must be src:dst[:ro|rw]", idx, s);
-	return add_mount(mounts, idx, f[0], f[1], NULL, n == 3 && strcmp(f[2], "ro") == 0,
-			 NULL, err);
+	return add_mount(mounts, mine, idx, f[0], f[1], NULL,
+			 n == 3 && strcmp(f[2], "ro") == 0, NULL, err);
 }
 
 static int build_mounts(const struct spec_opts *o, json_t *spec, err_t *err)
@@ -347,9 +366,10 @@ static int build_mounts(const struct spec_opts *o, json_t *spec, err_t *err)
 	};
 	size_t i;
 	json_t *m;
+	cleanup_json json_t *mine = json_array();
 	json_array_foreach (o->mounts, i, m) {
 		if (json_is_string(m)) {
-			if (parse_mount_string(mounts, i, json_string_value(m), err) < 0)
+			if (parse_mount_string(mounts, mine, i, json_string_value(m), err) < 0)
 				return -1;
 			continue;
 		}
@@ -361,7 +381,7 @@ static int build_mounts(const struct spec_opts *o, json_t *spec, err_t *err)
 			return -1;
 		if (opts && json_is_null(opts))
 			opts = NULL;
-		if (add_mount(mounts, i, json_get_string(m, "source"),
+		if (add_mount(mounts, mine, i, json_get_string(m, "source"),
 			      json_get_string(m, "destination"), json_get_string(m, "type"),
 			      json_is_true(json_object_get(m, "readonly")), opts, err) < 0)
 			return -1;
@@ -429,7 +449,9 @@ static void drop_namespace(json_t *linux_, const char *type)
 int spec_generate(const struct spec_opts *o, json_t **out, err_t *err)
 {
 	*out = NULL;
-	const char *ns = o->ns ? o->ns : "default", *id = o->id ? o->id : "";
+	if (!o->id || !o->id[0])
+		return make_error(err, E_INVALID_ARGUMENT, 0, "a container id is required");
+	const char *ns = o->ns && o->ns[0] ? o->ns : "default", *id = o->id;
 	json_t *config = NULL;
 	if (o->image_config && !json_is_null(o->image_config)) {
 		if (!json_is_object(o->image_config))

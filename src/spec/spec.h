@@ -11,8 +11,10 @@
  * request's overrides. spec_validate() checks a spec a client sent whole.
  *
  * Pure functions: no loop, no daemon; the only I/O is reading /etc/passwd
- * and /etc/group from the rootfs layers (small files) to resolve users, and
- * the host's /etc/hosts and /etc/resolv.conf paths for net_host.
+ * and /etc/group from the rootfs layers (small files) to resolve users,
+ * checking that bind mount sources and, for net_host, the host's /etc/hosts
+ * and /etc/resolv.conf exist. Choices where containerd and Docker differ
+ * are listed at the top of spec/generate.c.
  */
 #ifndef BERTH_SPEC_SPEC_H
 #define BERTH_SPEC_SPEC_H
@@ -37,9 +39,13 @@ struct spec_opts {
 
 	/* Overrides from the request (API.md "process" and "options"); NULL,
 	 * false or 0 keep what the image says / the default. Borrowed. */
-	const json_t *args;     /* array of strings: replaces Entrypoint + Cmd */
+	/* array of strings: replaces Entrypoint and Cmd both (containerd's
+	 * WithProcessArgs, `ctr run IMAGE ID ARGS...`; not Docker's
+	 * `docker run IMAGE CMD`, which keeps the Entrypoint); NULL or []
+	 * keeps the image's Entrypoint + Cmd */
+	const json_t *args;
 	const json_t *env;      /* array of "K=V": added, replacing same K */
-	const char *cwd;        /* absolute */
+	const char *cwd;        /* absolute; "" as NULL (also user, hostname) */
 	const char *user;       /* "name", "uid", "name:group", "uid:gid" */
 	const char *hostname;
 	bool terminal;
@@ -48,7 +54,7 @@ struct spec_opts {
 	/* array of {"source","destination","readonly"?: bool,"type"?,"options"?}
 	 * or strings "src:dst[:ro]"; bind mounts unless type is given */
 	const json_t *mounts;
-	int64_t memory;         /* bytes; 0 = unlimited */
+	int64_t memory;         /* bytes (>= 6 MiB), swap limited to the same; 0 = unlimited */
 	double cpus;            /* CPUs (quota = cpus * period 100000); 0 = unlimited */
 	int64_t cpu_shares;     /* 0 = default */
 	int64_t pids;           /* pids limit; 0 = unlimited */

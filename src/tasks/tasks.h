@@ -1,7 +1,18 @@
 /*
- * tasks: the running side of containers (shim/PROTOCOL.md). A task's
- * directory is <state>/tasks/<ns>/<id>/; it exists from the task's creation
- * until its deletion.
+ * tasks: the running side of containers (containerd's tasks service). A task
+ * is a container's process tree, supervised by one berth-shim; its state
+ * lives in the shim and in <state>/tasks/<ns>/<id>/ (shim/PROTOCOL.md), not
+ * in LMDB, so it survives berthd restarts: tasks_open() reconnects to every
+ * shim it finds there (live restore).
+ *
+ * Operations that need the shim answer later, through a tasks_cb from the
+ * loop (never before the call returns): with a result object (borrowed) or
+ * an error (freed after the callback). Every started operation calls back
+ * exactly once, at the latest from tasks_free() (E_UNAVAILABLE).
+ *
+ * Served objects: {"id","pid","status","exit_status"?,"exited_at"?}, status
+ * created, running, paused, stopped or unknown (its shim is gone).
+ * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete.
  */
 #ifndef BERTH_TASKS_TASKS_H
 #define BERTH_TASKS_TASKS_H
@@ -9,8 +20,40 @@
 #include <stdbool.h>
 
 #include "core/daemon.h"
+#include "core/json.h"
 
-/* Does container id of namespace ns have a task (in any state)? */
+typedef void (*tasks_cb)(void *data, json_t *result, err_t *err);
+
+/* Find berth-shim, make <state>/tasks and reconnect to the shims there. */
+int tasks_open(struct daemon *d, err_t *err);
+void tasks_free(struct daemon *d);
+/* The berth-shim binary in use, NULL when none was found. */
+const char *tasks_shim_path(struct daemon *d);
+
 bool tasks_exists(struct daemon *d, const char *ns, const char *id);
+size_t tasks_count(struct daemon *d);
+json_t *tasks_get(struct daemon *d, const char *ns, const char *id, err_t *err);
+json_t *tasks_list(struct daemon *d, const char *ns);
+
+/* io: {"stdin"?,"stdout"?,"stderr"? (FIFO paths),"terminal"?,"log"?} */
+void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, tasks_cb cb,
+		  void *data);
+void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+void tasks_kill(struct daemon *d, const char *ns, const char *id, int sig, bool all,
+		tasks_cb cb, void *data);
+/* Calls back when the task has exited: {"exit_status","exited_at"}. */
+void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+/* Forget a waiter (its client left): cb will not run. */
+void tasks_wait_cancel(struct daemon *d, const char *ns, const char *id, void *data);
+void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+
+/* The captured output of a task created with "log": E_NOT_FOUND without a
+ * task, E_FAILED_PRECONDITION when it does not capture. Returns the path. */
+char *tasks_log_path(struct daemon *d, const char *ns, const char *id, err_t *err);
+/* Has the task exited (or is it gone)? Followers of logs stop then. */
+bool tasks_done(struct daemon *d, const char *ns, const char *id);
+
+/* "SIGTERM", "TERM", "term", "15" → 15; -1 when it is not a signal. */
+int signal_parse(const char *s);
 
 #endif

@@ -58,6 +58,20 @@ int main(void)
 	err_free(&err);
 	config_release(&c);
 
+	config_init(&c);
+	is_str(c.default_runtime, "runc", "default runtime is runc");
+	ok(apply("{\"default_runtime\":\"crun\"}", &c, &err) == 0 && config_validate(&c, &err) == 0 &&
+		   strcmp(c.default_runtime, "crun") == 0,
+	   "default_runtime crun");
+	ok(apply("{\"default_runtime\":\"/opt/bin/runc\"}", &c, &err) == 0 &&
+		   config_validate(&c, &err) == 0,
+	   "default_runtime an absolute path");
+	ok(apply("{\"default_runtime\":\"kata\"}", &c, &err) == 0 && config_validate(&c, &err) < 0 &&
+		   strstr(err->msg, "`default_runtime`") && strstr(err->msg, "kata"),
+	   "an unknown default_runtime is refused, naming the key");
+	err_free(&err);
+	config_release(&c);
+
 	/* file + flags */
 	char path[] = "/tmp/berth-config-XXXXXX";
 	int fd = mkstemp(path);

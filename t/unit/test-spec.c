@@ -264,6 +264,13 @@ static void test_image_config(void)
 	json_decref(s);
 	o.terminal = false;
 
+	o.cwd = "";
+	o.hostname = "";
+	s = gen(&o, NULL);
+	is_str(json_get_string(json_object_get(s, "process"), "cwd"), "/", "an empty cwd: default");
+	is_str(json_get_string(s, "hostname"), "c", "an empty hostname: the id");
+	json_decref(s);
+	o.hostname = NULL;
 	o.cwd = "rel/dir";
 	ok(fails(&o, "`cwd` `rel/dir` must be an absolute path"), "relative cwd refused");
 	o.cwd = NULL;
@@ -456,6 +463,11 @@ static void test_users(void)
 	   "the image's User");
 	is_str(env_get(s, "HOME"), "/home/bob", "HOME from passwd");
 	json_decref(s);
+	o.user = "";
+	s = gen(&o, NULL);
+	ok(json_eq_text(json_object_get(PROC(s, "user"), "uid"), "1000"),
+	   "an empty user keeps the image's");
+	json_decref(s);
 	o.user = "alice";
 	s = gen(&o, NULL);
 	ok(json_eq_text(json_object_get(PROC(s, "user"), "uid"), "1001"), "user override");
@@ -579,6 +591,16 @@ static void test_mounts(void)
 	   "no destination field");
 	ok(mounts_fail("[3]", "mount 0 must be a JSON object"), "a number");
 	ok(mounts_fail("{}", "`mounts` must be an array"), "not an array");
+	ok(mounts_fail("[\"/tmp:/x\", {\"type\":\"tmpfs\",\"destination\":\"/x\"}]",
+		       "mount 1: destination `/x` is already mount 0's"),
+	   "two mounts at one destination");
+
+	args = json_pack("[s]", "sh");
+	struct spec_opts no_id = { .ns = "n", .args = args };
+	ok(fails(&no_id, "a container id is required"), "no id");
+	no_id.id = "";
+	ok(fails(&no_id, "a container id is required"), "empty id");
+	json_decref(args);
 }
 
 static bool limits_fail(int64_t memory, double cpus, int64_t shares, int64_t pids,

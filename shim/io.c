@@ -1,0 +1,246 @@
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "core/err.h"
+#include "shim/shim.h"
+
+/* Bytes held for a slow reader before the container's writes block. */
+#define IO_MAX (64 * 1024)
+
+/* One direction of copying: in (a pipe from the container, or the client's
+ * stdin FIFO) to out (the client's FIFO, or the container's stdin pipe)
+ * and, for output, the log file. */
+struct io_copy {
+	struct shim *s;
+	int in, out;
+	int log;                /* s->log_fd, not owned */
+	bool output;            /* stdout or stderr */
+	bool eof, done;
+	struct evbuffer *buf;
+	struct event *rev, *wev;
+};
+
+static int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void write_all_fd(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void finish(struct io_copy *io)
+{
+	if (io->done)
+		return;
+	io->done = true;
+	if (io->out >= 0)
+		close(io->out);
+	io->out = -1;
+	if (io->output)
+		task_output_done(io->s);
+}
+
+static void drop_out(struct io_copy *io)
+{
+	if (io->wev)
+		event_del(io->wev);
+	evbuffer_drain(io->buf, evbuffer_get_length(io->buf));
+	close(io->out);
+	io->out = -1;
+}
+
+/* Write what is buffered; arm the write event on EAGAIN; read again only
+ * while there is room (backpressure on the container). */
+static void flush(struct io_copy *io)
+{
+	while (io->out >= 0 && evbuffer_get_length(io->buf) > 0) {
+		int n = evbuffer_write(io->buf, io->out);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			event_add(io->wev, NULL);
+			break;
+		}
+		if (n <= 0)
+			drop_out(io); /* the reader is gone for good (EPIPE) */
+	}
+	if (io->out >= 0 && evbuffer_get_length(io->buf) == 0)
+		event_del(io->wev);
+	if (io->eof) {
+		if (io->out < 0 || evbuffer_get_length(io->buf) == 0)
+			finish(io);
+		return;
+	}
+	if (evbuffer_get_length(io->buf) >= IO_MAX)
+		event_del(io->rev);
+	else
+		event_add(io->rev, NULL);
+}
+
+static void read_cb(evutil_socket_t fd, short what UNUSED, void *arg)
+{
+	struct io_copy *io = arg;
+	char chunk[8192];
+	ssize_t n = read(fd, chunk, sizeof(chunk));
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		io->eof = true;
+		event_del(io->rev);
+		close(io->in);
+		io->in = -1;
+	} else {
+		if (io->log >= 0)
+			write_all_fd(io->log, chunk, (size_t)n);
+		if (io->out >= 0)
+			evbuffer_add(io->buf, chunk, (size_t)n);
+	}
+	flush(io);
+}
+
+static void write_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	flush(arg);
+}
+
+static struct io_copy *copy_new(struct shim *s, int in, int out, bool output)
+{
+	struct io_copy *io = xzalloc(sizeof(*io));
+	io->s = s;
+	io->in = in;
+	io->out = out;
+	io->log = output ? s->log_fd : -1;
+	io->output = output;
+	set_nonblock(in);
+	if (out >= 0)
+		set_nonblock(out);
+	return io;
+}
+
+static int open_fifo(const char *what, const char *path, int flags, int *fd, err_t *err)
+{
+	*fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
+	if (*fd < 0)
+		return make_error(err, E_INVALID_ARGUMENT, errno, "open %s `%s`", what, path);
+	return 0;
+}
+
+int io_setup(struct shim *s, err_t *err)
+{
+	struct shim_opts *o = &s->opts;
+	int p[2];
+	if (o->log) {
+		cleanup_free char *path = shim_path(s, "log");
+		s->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (s->log_fd < 0)
+			return make_error(err, E_INTERNAL, errno, "open `%s`", path);
+	}
+	if (o->stdin_path) {
+		int fifo;
+		if (open_fifo("stdin", o->stdin_path, O_RDONLY, &fifo, err) < 0)
+			return -1;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			close(fifo);
+			return make_error(err, E_INTERNAL, errno, "pipe");
+		}
+		s->child_fds[0] = p[0];
+		s->io[0] = copy_new(s, fifo, p[1], false);
+	}
+	const char *paths[3] = { NULL, o->stdout_path, o->stderr_path };
+	for (int i = 1; i < 3; i++) {
+		int out = -1;
+		/* stderr is always a pipe: it carries create's own errors */
+		if (!paths[i] && s->log_fd < 0 && i == 1)
+			continue;
+		if (paths[i] && open_fifo(i == 1 ? "stdout" : "stderr", paths[i], O_RDWR, &out,
+					  err) < 0)
+			return -1;
+		if (pipe2(p, O_CLOEXEC) < 0) {
+			if (out >= 0)
+				close(out);
+			return make_error(err, E_INTERNAL, errno, "pipe");
+		}
+		s->child_fds[i] = p[1];
+		s->io[i] = copy_new(s, p[0], out, true);
+	}
+	return 0;
+}
+
+void io_start(struct shim *s)
+{
+	for (int i = 0; i < 3; i++) {
+		if (s->child_fds[i] >= 0)
+			close(s->child_fds[i]);
+		s->child_fds[i] = -1;
+		struct io_copy *io = s->io[i];
+		if (!io)
+			continue;
+		io->buf = evbuffer_new();
+		io->rev = event_new(s->base, io->in, EV_READ | EV_PERSIST, read_cb, io);
+		if (io->out >= 0)
+			io->wev = event_new(s->base, io->out, EV_WRITE | EV_PERSIST, write_cb, io);
+		event_add(io->rev, NULL);
+	}
+}
+
+char *io_take_stderr(struct shim *s)
+{
+	struct buf b = BUF_INIT;
+	char chunk[512];
+	struct io_copy *io = s->io[2];
+	ssize_t n;
+	while (io && io->in >= 0 && b.len < 4096 && (n = read(io->in, chunk, sizeof(chunk))) > 0)
+		buf_add(&b, chunk, (size_t)n);
+	return buf_detach(&b, NULL);
+}
+
+bool io_output_done(struct shim *s)
+{
+	for (int i = 1; i < 3; i++)
+		if (s->io[i] && !s->io[i]->done)
+			return false;
+	return true;
+}
+
+void io_release(struct shim *s)
+{
+	for (int i = 0; i < 3; i++) {
+		struct io_copy *io = s->io[i];
+		if (s->child_fds[i] >= 0)
+			close(s->child_fds[i]);
+		s->child_fds[i] = -1;
+		if (!io)
+			continue;
+		if (io->rev)
+			event_free(io->rev);
+		if (io->wev)
+			event_free(io->wev);
+		if (io->buf)
+			evbuffer_free(io->buf);
+		if (io->in >= 0)
+			close(io->in);
+		if (io->out >= 0)
+			close(io->out);
+		free(io);
+		s->io[i] = NULL;
+	}
+	if (s->log_fd >= 0)
+		close(s->log_fd);
+	s->log_fd = -1;
+}

@@ -1,0 +1,165 @@
+/*
+ * berth-shim: one per task (shim/PROTOCOL.md is the contract with berthd).
+ *
+ * The shim is a single-threaded libevent program: every fd is non-blocking
+ * and watched by the loop; the runtime runs as child processes reaped from
+ * the SIGCHLD event. It owns the task directory's shim.sock, shim.pid,
+ * exit.json and log, the rootfs mounts it made, and the container's stdio
+ * pipes. It must stay small (it lives as long as the container): no big
+ * buffers, only libevent_core and jansson.
+ *
+ * Modules: main.c (start-up handshake, lifecycle), proto.c (wire formats),
+ * mount.c (rootfs), io.c (stdio copying), runtime.c (runtime commands),
+ * ctl.c (control socket), task.c (requests and the task's state).
+ */
+#ifndef BERTH_SHIM_SHIM_H
+#define BERTH_SHIM_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <event2/event.h>
+
+#include "core/util.h"
+#include "shim/proto.h"
+
+enum task_status {
+	TASK_CREATED, /* runtime create succeeded, not started */
+	TASK_RUNNING, /* runtime start succeeded */
+	TASK_STOPPED, /* the init process exited and exit.json is on disk */
+};
+
+struct io_copy;
+struct conn;
+struct req;
+struct rt_cmd;
+struct shim;
+
+/* Called when a runtime command has been reaped; status as waitpid's. */
+typedef void (*rt_done_fn)(struct shim *s, struct rt_cmd *c, int status);
+
+/* One control request, owned by its connection's list until answered; a
+ * request whose client went away (conn NULL) is freed when it finishes. */
+struct req {
+	struct req *next;   /* in its connection's order */
+	struct req *qnext;  /* in s->queue */
+	struct conn *conn;  /* NULL once the client is gone */
+	struct shim_request rq;
+	char *answer;       /* the answer line, once there is one */
+	int step;           /* task.c's progress through a multi-step request */
+};
+
+/* One runtime invocation (at most one runs at a time). */
+struct rt_cmd {
+	pid_t pid;
+	char *verb;        /* "create", "start", ... for messages */
+	int err_fd;        /* its stderr (a pipe), -1 for create */
+	struct event *err_ev;
+	struct buf err;    /* what it wrote there, capped */
+	off_t log_off;     /* runtime.log size when it started */
+	struct event *timer; /* SIGKILL when it takes too long */
+	bool timed_out;
+	rt_done_fn done;
+	void *data;
+};
+
+struct shim {
+	struct event_base *base;
+	char *dir;              /* absolute task directory */
+	char *rootfs;           /* <dir>/rootfs */
+	struct shim_opts opts;
+	int handshake_fd;       /* write end of P1's pipe until reported */
+	struct err *failure;    /* start-up failure, reported once undone */
+
+	enum task_status status;
+	pid_t init_pid;         /* 0 until init.pid was read */
+	bool exit_reaped;       /* init reaped, exit not announced yet */
+	int exit_status;
+	int64_t exited_at;      /* ns */
+	struct event *exit_timer; /* announce even if output never ends */
+
+	size_t n_mounted;       /* rootfs mounts made (unmounted in reverse) */
+
+	/* container stdio: the ends the shim copies and the ends given to create */
+	int child_fds[3];
+	struct io_copy *io[3];
+	int log_fd;
+
+	struct rt_cmd *rt;      /* the running runtime command */
+	struct req *queue, **queue_tail; /* requests waiting for their turn */
+	struct req *current;    /* the queued request being carried out */
+
+	int listen_fd;
+	struct event *listen_ev;
+	struct conn *conns;
+
+	struct event *sigchld_ev;
+	struct event *quit_timer;
+	int runtime_timeout;    /* seconds a runtime command may take */
+	bool exiting;           /* deleted: flushing answers, then exit */
+	int rc;                 /* process exit code */
+
+	/* children reaped before init.pid was known */
+	struct {
+		pid_t pid;
+		int status;
+	} early[8];
+	size_t n_early;
+};
+
+/* main.c */
+/* Finish start-up: report result (NULL on success) to P1 and, on failure,
+ * leave the loop. */
+void shim_report(struct shim *s, err_t e);
+/* Leave the loop once every client has its answers (or after a while). */
+void shim_quit(struct shim *s);
+/* path of a file in the task directory; caller frees */
+char *shim_path(struct shim *s, const char *name);
+
+/* mount.c: mount opts.mounts on rootfs, counting s->n_mounted; undo on failure. */
+int rootfs_mount(struct shim *s, err_t *err);
+void rootfs_unmount(struct shim *s);
+
+/* io.c */
+/* Open the client FIFOs and log, make the container's pipes (child_fds). */
+int io_setup(struct shim *s, err_t *err);
+/* After create: close the container ends, start copying. */
+void io_start(struct shim *s);
+/* Whatever the container's stderr pipe holds now (create's own errors), capped. */
+char *io_take_stderr(struct shim *s);
+/* All output copied and closed (or nothing to copy). */
+bool io_output_done(struct shim *s);
+void io_release(struct shim *s);
+
+/* runtime.c */
+/* Run `runtime --root R [args] --log .. --log-format json VERB ARGV...`;
+ * stdio NULL means /dev/null, /dev/null, a capture pipe. */
+int runtime_run(struct shim *s, const char *verb, const char *const *argv, const int *stdio,
+		rt_done_fn done, void *data, err_t *err);
+/* Reaped: finish s->rt. */
+void runtime_reaped(struct shim *s, int status);
+/* "runc create: <the runtime's message>"; caller frees. */
+char *runtime_error(struct shim *s, struct rt_cmd *c, int status);
+void runtime_release(struct shim *s);
+
+/* ctl.c */
+int ctl_listen(struct shim *s, err_t *err);
+void ctl_unlisten(struct shim *s);
+void ctl_broadcast(struct shim *s, const char *line);
+/* Queue line to the request's connection, in request order. */
+void ctl_answer(struct shim *s, struct req *r, char *line);
+/* Close every connection that has nothing left to send; true when none is left. */
+bool ctl_flush_close(struct shim *s);
+void ctl_release(struct shim *s);
+
+/* task.c */
+void task_request(struct shim *s, struct conn *c, struct req *r);
+void task_reaped(struct shim *s, pid_t pid, int status);
+/* init.pid has been read: pick up its exit if it was reaped already. */
+void task_init_known(struct shim *s);
+/* The output finished or the wait for it timed out. */
+void task_output_done(struct shim *s);
+void task_release(struct shim *s);
+
+#endif

@@ -1,0 +1,325 @@
+#include "config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "core/err.h"
+#include "shim/shim.h"
+
+/* How long an exit waits for the container's output to end (a process
+ * that inherited stdout may outlive init) before it is announced anyway. */
+#define OUTPUT_GRACE_SEC 1
+
+enum delete_step {
+	DELETE_BEGIN = 0,
+	DELETE_WAIT_EXIT, /* a created task was killed: wait for its exit */
+};
+
+static void run_next(struct shim *s);
+
+static const char *status_name(enum task_status st)
+{
+	switch (st) {
+	case TASK_CREATED:
+		return "created";
+	case TASK_RUNNING:
+		return "running";
+	case TASK_STOPPED:
+		return "stopped";
+	}
+	return "unknown";
+}
+
+/* The current request is done: answer it (or drop it, the client is gone). */
+static void finish(struct shim *s, struct req *r, char *line)
+{
+	if (s->current == r)
+		s->current = NULL;
+	ctl_answer(s, r, line);
+}
+
+static void finish_error(struct shim *s, struct req *r, enum err_kind kind, const char *msg)
+{
+	finish(s, r, proto_answer_error(true, r->rq.id, kind, msg));
+}
+
+static json_t *state_json(struct shim *s)
+{
+	json_t *j = json_pack("{s:s,s:i,s:s}", "id", s->opts.id, "pid", (int)s->init_pid,
+			      "status", status_name(s->status));
+	if (s->status == TASK_STOPPED) {
+		json_t *e = proto_exit_json(s->init_pid, s->exit_status, s->exited_at);
+		json_object_set(j, "exit_status", json_object_get(e, "exit_status"));
+		json_object_set(j, "exited_at", json_object_get(e, "exited_at"));
+		json_decref(e);
+	}
+	return j;
+}
+
+static bool exited(struct shim *s)
+{
+	return s->status == TASK_STOPPED || s->exit_reaped;
+}
+
+static void start_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status != 0) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, E_INTERNAL, msg);
+	} else {
+		if (s->status == TASK_CREATED)
+			s->status = TASK_RUNNING;
+		finish(s, r, proto_answer(r->rq.id, json_pack("{s:i}", "pid", (int)s->init_pid)));
+	}
+	run_next(s);
+}
+
+static void kill_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status == 0)
+		finish(s, r, proto_answer(r->rq.id, json_object()));
+	else if (exited(s))
+		finish_error(s, r, E_NOT_FOUND, "process already finished");
+	else {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, E_INTERNAL, msg);
+	}
+	run_next(s);
+}
+
+static void remove_state_files(struct shim *s)
+{
+	static const char *const files[] = { "shim.pid", "init.pid", "exit.json",
+					     "runtime.log" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_free char *p = shim_path(s, files[i]);
+		unlink(p);
+	}
+}
+
+static void delete_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status != 0) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, E_INTERNAL, msg);
+		run_next(s);
+		return;
+	}
+	rootfs_unmount(s);
+	ctl_unlisten(s);
+	remove_state_files(s);
+	json_t *e = proto_exit_json(s->init_pid, s->exit_status, s->exited_at);
+	json_object_del(e, "pid");
+	s->exiting = true;
+	finish(s, r, proto_answer(r->rq.id, e));
+	/* everything still queued is answered: there is no task any more */
+	while (s->queue) {
+		struct req *q = s->queue;
+		s->queue = q->qnext;
+		finish_error(s, q, E_NOT_FOUND, "the task is deleted");
+	}
+	s->queue_tail = &s->queue;
+	shim_quit(s);
+}
+
+static void delete_stopped(struct shim *s, struct req *r)
+{
+	const char *argv[] = { s->opts.id, NULL };
+	cleanup_err err_t err = NULL;
+	if (runtime_run(s, "delete", argv, NULL, delete_done, r, &err) < 0) {
+		finish_error(s, r, err->kind, err->msg);
+		run_next(s);
+	}
+}
+
+static void delete_kill_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status != 0 && !exited(s)) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, E_INTERNAL, msg);
+		run_next(s);
+		return;
+	}
+	if (s->status == TASK_STOPPED)
+		delete_stopped(s, r);
+	else
+		r->step = DELETE_WAIT_EXIT; /* task_announce() goes on */
+}
+
+static void begin(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	char sig[16];
+	const char *argv[5] = { NULL };
+	switch (r->rq.method) {
+	case SHIM_STATE:
+		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+		return;
+	case SHIM_START:
+		if (s->status != TASK_CREATED || s->exit_reaped) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "task is %s, not created",
+				 exited(s) ? "stopped" : status_name(s->status));
+			finish_error(s, r, E_FAILED_PRECONDITION, msg);
+			return;
+		}
+		argv[0] = s->opts.id;
+		if (runtime_run(s, "start", argv, NULL, start_done, r, &err) < 0)
+			finish_error(s, r, err->kind, err->msg);
+		return;
+	case SHIM_KILL:
+		if (exited(s)) {
+			finish_error(s, r, E_NOT_FOUND, "process already finished");
+			return;
+		}
+		snprintf(sig, sizeof(sig), "%d", r->rq.signal);
+		if (r->rq.all) {
+			argv[0] = "--all";
+			argv[1] = s->opts.id;
+			argv[2] = sig;
+		} else {
+			argv[0] = s->opts.id;
+			argv[1] = sig;
+		}
+		if (runtime_run(s, "kill", argv, NULL, kill_done, r, &err) < 0)
+			finish_error(s, r, err->kind, err->msg);
+		return;
+	case SHIM_DELETE:
+		if (s->status == TASK_STOPPED) {
+			delete_stopped(s, r);
+		} else if (s->exit_reaped) {
+			r->step = DELETE_WAIT_EXIT;
+		} else if (s->status == TASK_RUNNING) {
+			finish_error(s, r, E_FAILED_PRECONDITION, "task is running");
+		} else {
+			argv[0] = s->opts.id;
+			argv[1] = "9";
+			if (runtime_run(s, "kill", argv, NULL, delete_kill_done, r, &err) < 0)
+				finish_error(s, r, err->kind, err->msg);
+		}
+		return;
+	}
+}
+
+static void run_next(struct shim *s)
+{
+	while (!s->current && s->queue && !s->exiting) {
+		struct req *r = s->queue;
+		s->queue = r->qnext;
+		if (!s->queue)
+			s->queue_tail = &s->queue;
+		r->qnext = NULL;
+		s->current = r;
+		begin(s, r);
+	}
+}
+
+void task_request(struct shim *s, struct conn *c UNUSED, struct req *r)
+{
+	/* state is answered at once unless earlier requests of the same
+	 * client are still waiting (answers keep request order) */
+	bool first = true;
+	for (struct req *q = s->queue; q; q = q->qnext)
+		first = first && q->conn != r->conn;
+	if (s->current && s->current->conn == r->conn)
+		first = false;
+	if (r->rq.method == SHIM_STATE && first) {
+		ctl_answer(s, r, proto_answer(r->rq.id, state_json(s)));
+		return;
+	}
+	r->qnext = NULL;
+	*s->queue_tail = r;
+	s->queue_tail = &r->qnext;
+	run_next(s);
+}
+
+/* The exit is on disk: announce it to every client, let a delete go on. */
+static void announce(struct shim *s)
+{
+	if (!s->exit_reaped)
+		return;
+	if (s->exit_timer)
+		event_del(s->exit_timer);
+	json_t *e = proto_exit_json(s->init_pid, s->exit_status, s->exited_at);
+	char *text = json_dumps(e, JSON_COMPACT);
+	cleanup_free char *path = shim_path(s, "exit.json");
+	/* a failed write leaves berthd with `unknown` after a restart; the
+	 * clients connected now still learn the exit */
+	if (text)
+		write_file_atomic(path, text, strlen(text), 0644);
+	free(text);
+	s->status = TASK_STOPPED;
+	s->exit_reaped = false;
+	char *line = proto_event("exit", e);
+	ctl_broadcast(s, line);
+	free(line);
+	struct req *r = s->current;
+	if (r && r->rq.method == SHIM_DELETE && r->step == DELETE_WAIT_EXIT && !s->rt)
+		delete_stopped(s, r);
+}
+
+static void exit_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
+{
+	announce(arg);
+}
+
+void task_output_done(struct shim *s)
+{
+	if (s->exit_reaped && io_output_done(s))
+		announce(s);
+}
+
+void task_reaped(struct shim *s, pid_t pid, int status)
+{
+	if (s->init_pid <= 0) {
+		size_t i = s->n_early++ % ARRAY_SIZE(s->early);
+		s->early[i].pid = pid;
+		s->early[i].status = status;
+		return;
+	}
+	if (pid != s->init_pid || s->exit_reaped || s->status == TASK_STOPPED)
+		return; /* a reparented orphan */
+	s->exit_reaped = true;
+	s->exit_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+	s->exited_at = time_now_ns();
+	if (io_output_done(s)) {
+		announce(s);
+		return;
+	}
+	if (!s->exit_timer)
+		s->exit_timer = evtimer_new(s->base, exit_timer_cb, s);
+	struct timeval tv = { OUTPUT_GRACE_SEC, 0 };
+	evtimer_add(s->exit_timer, &tv);
+}
+
+void task_init_known(struct shim *s)
+{
+	size_t n = s->n_early < ARRAY_SIZE(s->early) ? s->n_early : ARRAY_SIZE(s->early);
+	for (size_t i = 0; i < n; i++)
+		if (s->early[i].pid == s->init_pid)
+			task_reaped(s, s->init_pid, s->early[i].status);
+	s->n_early = 0;
+}
+
+void task_release(struct shim *s)
+{
+	if (s->exit_timer)
+		event_free(s->exit_timer);
+	s->exit_timer = NULL;
+	while (s->queue) {
+		struct req *q = s->queue;
+		s->queue = q->qnext;
+		if (!q->conn)
+			free(q);
+	}
+	s->queue_tail = &s->queue;
+	if (s->current && !s->current->conn)
+		free(s->current);
+	s->current = NULL;
+}
