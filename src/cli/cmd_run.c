@@ -88,15 +88,8 @@ static int start_failure_status(const err_t err)
 	return RUN_FAILED;
 }
 
-/* Print err; return status. */
-static int fail(err_t *err, int status)
-{
-	cli_fail(err, status);
-	return status;
-}
-
-/* Best effort: the container's task, then (--rm) the container. Failures
- * are printed; the first failure's status is what the caller returns. */
+/* Delete the task (*reply, when not NULL, gets berthd's answer); a failure
+ * is printed, and the exit status stays the container's. */
 static void remove_task(struct run *r, json_t **reply)
 {
 	cleanup_free char *path = container_path(r, "/task");
@@ -105,6 +98,8 @@ static void remove_task(struct run *r, json_t **reply)
 		cli_fail(&err, CLI_ERROR);
 }
 
+/* With --rm, delete the container and its snapshot; false (printed) when
+ * that failed. */
 static bool remove_container(struct run *r)
 {
 	if (!r->rm)
@@ -333,7 +328,7 @@ static int run_detached(struct run *r)
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody = json_pack("{s:b}", "log", 1);
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
-		return fail(&err, start_failure_status(err));
+		return cli_fail(&err, start_failure_status(err));
 	cleanup_free char *start = container_path(r, "/task/start");
 	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
 		int st = start_failure_status(err);
@@ -349,12 +344,12 @@ static int run_foreground(struct run *r)
 {
 	err_t err = NULL;
 	if (make_fifos(r, &err) < 0)
-		return fail(&err, RUN_FAILED);
+		return cli_fail(&err, RUN_FAILED);
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody =
 	    json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
-		return fail(&err, start_failure_status(err));
+		return cli_fail(&err, start_failure_status(err));
 	cleanup_free char *start = container_path(r, "/task/start");
 	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
 		int st = start_failure_status(err);
@@ -366,7 +361,7 @@ static int run_foreground(struct run *r)
 	enum client_status ws = wait_exit(r, &waited, &err);
 	fflush(stdout);
 	if (ws != CLIENT_OK)
-		return fail(&err, RUN_FAILED);
+		return cli_fail(&err, RUN_FAILED);
 	int status = exit_status_of(waited);
 	cleanup_json json_t *deleted = NULL;
 	remove_task(r, &deleted);
@@ -447,7 +442,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 
 	err_t err = NULL;
 	if (create_container(&r, body, &err) != CLIENT_OK) {
-		st = fail(&err, RUN_FAILED);
+		st = cli_fail(&err, RUN_FAILED);
 	} else {
 		st = detach ? run_detached(&r) : run_foreground(&r);
 		if (!remove_container(&r) && st == CLI_OK)
