@@ -112,6 +112,18 @@ test_expect_success 'run without --rm keeps the container (not its task)' '
 	nothing_left c5
 '
 
+test_expect_success 'run: a short image name is tried normalised, as docker names it' '
+	"$BERTH" images tag "$IMG" docker.io/library/bbtest:latest &&
+	"$BERTH" run --rm bbtest c5b echo short >out &&
+	echo short >expect && test_cmp expect out &&
+	nothing_left c5b &&
+	test_expect_code 125 "$BERTH" run --rm bbnope c5c true 2>err &&
+	test_line_count = 1 err &&
+	grep "^berth: .*bbnope" err &&
+	nothing_left c5c &&
+	"$BERTH" images rm docker.io/library/bbtest:latest
+'
+
 test_expect_success 'run: a missing image is one line and 125, nothing left' '
 	test_expect_code 125 "$BERTH" run --rm "$REGISTRY/test/nope:latest" c6 true >out 2>err &&
 	test_must_be_empty out &&

@@ -259,7 +259,7 @@ berth_clear() {
 berth_start
 berth_ready
 B pull --plain-http -q "$ref" >/dev/null || die "berth pull failed: $(tail -n 5 "$tmp/b/log")"
-bversion=$(curl -sf --unix-socket "$bsock" http://berth/v1/version | jq -r '.version // "?"')
+bversion=$(curl -sf --unix-socket "$bsock" http://berth/v1/version | jq -r '"\(.version // "?") (\(.revision // "?"))"')
 
 # ---- containerd ----
 
@@ -369,6 +369,32 @@ else
 fi
 row "bare runc run (the floor), median / p90" "$r_med / $r_p90 ms" "-" "$(ratio "$b_med" "$r_med") (berth/runc)" \
 	"berth <= 2x runc" "$(verdict le "$b_med" "$(mul "$r_med" 2)")"
+
+# where berth's time goes: the same six requests `berth run --rm` makes,
+# one by one with curl, each timed (the task gets no stdio here)
+note "== berth's steps, 10 times with curl"
+bcurl() { # bcurl FILE METHOD PATH [BODY]: time in ms appended to FILE; 2xx or die
+	local f=$1 m=$2 path=$3 out
+	out=$(curl -s -o "$tmp/step.out" -w '%{http_code} %{time_total}' --unix-socket "$bsock" \
+		-X "$m" ${4:+-H 'Content-Type: application/json' -d "$4"} "http://berth/v1/namespaces/bench$path")
+	case $out in 2*) ;; *) die "$m $path: $out $(cat "$tmp/step.out")" ;; esac
+	echo "${out#* }" | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$tmp/step.$f"
+}
+steps="container task start wait delete-task delete-container"
+for st in $steps; do : >"$tmp/step.$st"; done
+for i in $(seq 10); do
+	bcurl container POST /containers "{\"id\":\"st$i\",\"image\":\"$ref\",\"process\":{\"args\":[\"/bin/true\"]}}"
+	bcurl task POST "/containers/st$i/task" '{}'
+	bcurl start POST "/containers/st$i/task/start"
+	bcurl wait POST "/containers/st$i/task/wait"
+	bcurl delete-task DELETE "/containers/st$i/task"
+	bcurl delete-container DELETE "/containers/st$i?cleanup=snapshot"
+done
+breakdown=
+for st in $steps; do
+	breakdown="$breakdown${breakdown:+, }$st $(median <"$tmp/step.$st")"
+done
+row "berth's steps, median ms of 10 (curl)" "$breakdown" "-" "-" "-" info
 
 # ---- 2. concurrency 4 ----
 
