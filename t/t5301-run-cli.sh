@@ -21,6 +21,8 @@ test_expect_success 'run and tasks: help and usage errors need no daemon' '
 	grep "^berth: missing the container ID" err &&
 	test_expect_code 125 "$BERTH" run --rm -d busybox x 2>err &&
 	grep "^berth: --rm and -d do not go together" err &&
+	test_expect_code 125 "$BERTH" run -i -d busybox x 2>err &&
+	grep "^berth: -i and -d do not go together" err &&
 	test_expect_code 125 "$BERTH" run --memory lots busybox x 2>err &&
 	grep "^berth: bad --memory" err &&
 	test_expect_code 125 "$BERTH" run --bogus busybox x 2>err &&
@@ -92,6 +94,18 @@ test_expect_success 'run: a reader that goes away early does not stop the clean-
 		head -n 1 >out &&
 	echo 1 >expect && test_cmp expect out &&
 	nothing_left c3b
+'
+
+test_expect_success 'run -i: our stdin is the container stdin, to its end' '
+	printf "one\ntwo\n" | "$BERTH" run -i --rm "$IMG" c3c sh -c "cat; echo end" >out &&
+	printf "one\ntwo\nend\n" >expect &&
+	test_cmp expect out &&
+	seq 1 200000 | "$BERTH" run -i --rm "$IMG" c3d wc -l >out &&
+	test "$(tr -d " " <out)" = 200000 &&
+	echo lost | "$BERTH" run --rm "$IMG" c3e sh -c "cat; echo end" >out &&
+	echo end >expect &&
+	test_cmp expect out &&
+	nothing_left c3c && nothing_left c3d && nothing_left c3e
 '
 
 test_expect_success 'run: --env, --user, --cwd reach the process' '

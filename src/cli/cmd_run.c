@@ -66,6 +66,11 @@ struct run {
 	char *dir;	      /* the private FIFO directory, or NULL */
 	char *fifo[NSTREAMS]; /* its stdout and stderr FIFOs */
 	int fd[NSTREAMS];     /* their read ends, -1 once at EOF */
+	bool interactive;     /* -i: our stdin goes to the container */
+	char *in_fifo;	      /* then: its stdin FIFO */
+	int in_fd;	      /* our end of it (O_RDWR), -1 once closed */
+	bool in_eof;	      /* our stdin has ended: close in_fd once inbuf is out */
+	struct buf inbuf;     /* read from our stdin, not yet taken by the FIFO */
 	int sigfd;
 	bool interrupted; /* a SIGINT was forwarded: the next one is SIGKILL */
 };
@@ -124,6 +129,14 @@ static void remove_fifos(struct run *r)
 		free(r->fifo[i]);
 		r->fifo[i] = NULL;
 	}
+	if (r->in_fd >= 0)
+		close(r->in_fd);
+	r->in_fd = -1;
+	if (r->in_fifo)
+		unlink(r->in_fifo);
+	free(r->in_fifo);
+	r->in_fifo = NULL;
+	buf_release(&r->inbuf);
 	if (r->dir)
 		rmdir(r->dir);
 	free(r->dir);
@@ -157,6 +170,16 @@ static int make_fifos(struct run *r, err_t *err)
 			return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`",
 					  r->fifo[i]);
 	}
+	if (!r->interactive)
+		return 0;
+	/* open before the shim reads it, and read-write: a FIFO without a writer
+	 * reads as its end. Closing it is the end of the container's stdin. */
+	r->in_fifo = xasprintf("%s/stdin", r->dir);
+	if (mkfifo(r->in_fifo, 0600) < 0)
+		return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`", r->in_fifo);
+	r->in_fd = open(r->in_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (r->in_fd < 0)
+		return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`", r->in_fifo);
 	return 0;
 }
 
@@ -223,6 +246,48 @@ static void forward_signal(struct run *r, int sig)
 	}
 }
 
+static void close_stdin(struct run *r)
+{
+	if (r->in_fd >= 0)
+		close(r->in_fd);
+	r->in_fd = -1;
+	buf_reset(&r->inbuf);
+}
+
+/* -i: take what our stdin holds; at its end, close the container's once
+ * everything read has gone out. */
+static void read_stdin(struct run *r)
+{
+	char chunk[65536];
+	ssize_t n = read(STDIN_FILENO, chunk, sizeof(chunk));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		r->in_eof = true;
+		if (!r->inbuf.len)
+			close_stdin(r);
+		return;
+	}
+	buf_add(&r->inbuf, chunk, (size_t)n);
+}
+
+/* -i: hand the FIFO what it takes of inbuf. */
+static void write_stdin(struct run *r)
+{
+	ssize_t n = write(r->in_fd, r->inbuf.data, r->inbuf.len);
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n < 0) { /* EPIPE: nobody reads the container's stdin any more */
+		close_stdin(r);
+		return;
+	}
+	memmove(r->inbuf.data, r->inbuf.data + n, r->inbuf.len - (size_t)n);
+	r->inbuf.len -= (size_t)n;
+	r->inbuf.data[r->inbuf.len] = '\0';
+	if (!r->inbuf.len && r->in_eof)
+		close_stdin(r);
+}
+
 static void take_signals(struct run *r)
 {
 	struct signalfd_siginfo si;
@@ -237,13 +302,21 @@ static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
 {
 	cleanup_free char *path = container_path(r, "/task/wait");
 	struct client_async *a = client_async_new(r->c, "POST", path, NULL);
-	struct pollfd fds[1 + NSTREAMS];
-	int map[1 + NSTREAMS];
+	enum { SIGNALS = -1, STDIN = -2, STDIN_FIFO = -3 };
+	struct pollfd fds[2 + NSTREAMS];
+	int map[2 + NSTREAMS];
 	bool done = false;
 	while (!done) {
 		unsigned n = 0;
 		fds[n] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
-		map[n++] = -1;
+		map[n++] = SIGNALS;
+		if (r->in_fd >= 0 && r->inbuf.len) {
+			fds[n] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
+			map[n++] = STDIN_FIFO;
+		} else if (r->in_fd >= 0 && !r->in_eof) {
+			fds[n] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+			map[n++] = STDIN;
+		}
 		for (int i = 0; i < NSTREAMS; i++) {
 			if (r->fd[i] >= 0) {
 				fds[n] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
@@ -254,12 +327,17 @@ static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
 		for (unsigned k = 0; k < n; k++) {
 			if (!fds[k].revents)
 				continue;
-			if (map[k] < 0)
+			if (map[k] == SIGNALS)
 				take_signals(r);
+			else if (map[k] == STDIN)
+				read_stdin(r);
+			else if (map[k] == STDIN_FIFO)
+				write_stdin(r);
 			else if (r->fd[map[k]] >= 0)
 				copy_stream(r, map[k]);
 		}
 	}
+	close_stdin(r); /* the container has exited */
 	enum client_status st = client_async_finish(a, reply, err);
 	for (;;) {
 		unsigned n = 0;
@@ -348,6 +426,8 @@ static int run_foreground(struct run *r)
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody =
 	    json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
+	if (r->in_fifo)
+		json_object_set_new(tbody, "stdin", json_string(r->in_fifo));
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
 	cleanup_free char *start = container_path(r, "/task/start");
@@ -375,15 +455,16 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	static const struct option own[] = {
 	    {"rm", no_argument, NULL, OPT_RM},
 	    {"detach", no_argument, NULL, 'd'},
+	    {"interactive", no_argument, NULL, 'i'},
 	    CLI_OPT_HELP,
 	    {NULL, 0, NULL, 0},
 	};
 	cleanup_free struct option *longopts = container_opts_merge(own);
 	struct container_opts o = CONTAINER_OPTS_INIT;
-	struct run r = {.cli = cli, .fd = {-1, -1}, .sigfd = -1};
+	struct run r = {.cli = cli, .fd = {-1, -1}, .in_fd = -1, .inbuf = BUF_INIT, .sigfd = -1};
 	bool detach = false;
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "+dh", longopts)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "+dih", longopts)) != -1) {
 		int h = container_opts_handle(cli, &o, c, optarg);
 		if (h == 1)
 			continue;
@@ -395,6 +476,10 @@ static int run_run(struct cli *cli, int argc, char **argv)
 			detach = true;
 			continue;
 		}
+		if (h == 0 && c == 'i') {
+			r.interactive = true;
+			continue;
+		}
 		container_opts_release(&o);
 		if (h == 0 && c == 'h')
 			return cli_getopt_other(cli, c);
@@ -404,6 +489,12 @@ static int run_run(struct cli *cli, int argc, char **argv)
 		container_opts_release(&o);
 		cli_usage_error(cli, optind < argc ? "missing the container ID"
 						   : "missing the IMAGE and the container ID");
+		return RUN_FAILED;
+	}
+	if (detach && r.interactive) {
+		container_opts_release(&o);
+		cli_usage_error(cli,
+				"-i and -d do not go together: a detached container has no stdin");
 		return RUN_FAILED;
 	}
 	if (detach && r.rm) {
@@ -464,7 +555,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run a container",
-    .synopsis = "[--rm] [-d] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
+    .synopsis = "[--rm] [-d | -i] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
     .help = "Create the container ID from IMAGE, start its task and, in the foreground,\n"
 	    "copy its stdout and stderr (through FIFOs) until it exits, then delete the\n"
 	    "task and exit with the container's exit status (128+N if signal N ended\n"
@@ -474,7 +565,7 @@ const struct cli_command cmd_run = {
 	    "\n"
 	    "SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the container; every SIGINT\n"
 	    "(Ctrl-C) after the first is sent as SIGKILL, since a container's pid 1 ignores\n"
-	    "the signals it does not handle. No stdin is attached.\n"
+	    "the signals it does not handle. Without -i, the container's stdin is empty.\n"
 	    "\n"
 	    "Exit status: the container's; 125 when berth fails (bad flags, daemon or\n"
 	    "API errors) before the container runs; 126 when its command cannot be run,\n"
@@ -484,7 +575,9 @@ const struct cli_command cmd_run = {
 	    "      --rm                 remove the container and its snapshot at the end\n"
 	    "                           (also when its task cannot be created or started)\n"
 	    "  -d, --detach             start it and print ID; its output goes to the task's\n"
-	    "                           log (`berth tasks logs ID`)\n" CONTAINER_OPTS_HELP
-	    "  -h, --help               show this help\n",
+	    "                           log (`berth tasks logs ID`)\n"
+	    "  -i, --interactive        copy berth's stdin to the container's (through a\n"
+	    "                           FIFO); its end closes the container's "
+	    "stdin\n" CONTAINER_OPTS_HELP "  -h, --help               show this help\n",
     .run = run_run,
 };
