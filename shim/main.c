@@ -205,7 +205,11 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 	cleanup_free char *pidpath = shim_path(s, "shim.pid");
 	char pidtext[32];
 	int n = snprintf(pidtext, sizeof(pidtext), "%ld\n", (long)getpid());
-	if (write_file_atomic(pidpath, pidtext, (size_t)n, 0644) < 0)
+	/* runtime data on the state tmpfs: no fsync, only a whole file */
+	cleanup_free char *tmp = xasprintf("%s.tmp", pidpath);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, pidtext, (size_t)n) != n || close(fd) < 0 ||
+	    rename(tmp, pidpath) < 0)
 		return make_error(err, E_INTERNAL, errno, "write `%s`", pidpath);
 	return 0;
 }

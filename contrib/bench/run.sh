@@ -8,7 +8,8 @@
 # pulled by a fresh berthd and a fresh containerd on temporary roots under
 # --tmpdir. Then:
 #   1. serial latency of `berth run --rm IMG ID /bin/true` vs `ctr run --rm`
-#      vs `runc run` of an equivalent bundle (umoci unpack), alternating,
+#      vs `runc run` of an equivalent bundle (umoci unpack + the spec berth
+#      generates for the same command), alternating,
 #      N runs each: median and p90;
 #   2. four concurrent create/start/wait/delete loops for --duration seconds
 #      (`berth run --rm` / `ctr run --rm`): containers per second;
@@ -220,19 +221,25 @@ ref=127.0.0.1:$port/bench/busybox:latest
 skopeo copy -q --dest-tls-verify=false "oci:$tmp/oci:busybox" "docker://$ref" ||
 	die "skopeo could not push the image"
 
-# the floor's bundle: the same root filesystem, runc's own default spec
+# the floor's bundle: the same root filesystem (config.json comes from berth
+# below, once berthd runs: the spec berth generates, so the floor pays for
+# the same seccomp profile, mounts and capabilities)
 umoci unpack --image "$tmp/oci:busybox" "$tmp/bundle" >/dev/null
-jq '.process.args = ["/bin/true"] | .process.terminal = false' "$tmp/bundle/config.json" \
-	>"$tmp/bundle/config.json.new"
-mv "$tmp/bundle/config.json.new" "$tmp/bundle/config.json"
 mkdir -p "$tmp/runc"
 
 # ---- berthd ----
 
 bsock=$tmp/b/state/berthd.sock
 echo '{}' >"$tmp/berthd.json"
+# Both daemons keep their state (sockets, bundles, shim and runc state) on
+# a tmpfs, as /run/berth and /run/containerd are in their default setups.
+state_tmpfs() {
+	mkdir -p "$1"
+	mountpoint -q "$1" || mount -t tmpfs -o mode=0711 tmpfs "$1" || die "cannot mount a tmpfs on $1"
+}
 berth_start() {
-	mkdir -p "$tmp/b/root" "$tmp/b/state"
+	mkdir -p "$tmp/b/root"
+	state_tmpfs "$tmp/b/state"
 	"$BERTHD" --root "$tmp/b/root" --state "$tmp/b/state" --socket "$bsock" \
 		--config "$tmp/berthd.json" 2>>"$tmp/b/log" &
 	bpid=$!
@@ -260,12 +267,18 @@ berth_start
 berth_ready
 B pull --plain-http -q "$ref" >/dev/null || die "berth pull failed: $(tail -n 5 "$tmp/b/log")"
 bversion=$(curl -sf --unix-socket "$bsock" http://berth/v1/version | jq -r '"\(.version // "?") (\(.revision // "?"))"')
+B containers create "$ref" floor /bin/true >/dev/null || die "berth containers create failed"
+curl -sf --unix-socket "$bsock" http://berth/v1/namespaces/bench/containers/floor |
+	jq '.spec | .root.path = "rootfs" | .linux.cgroupsPath = "/bench-floor"' \
+	>"$tmp/bundle/config.json" || die "could not read berth's spec"
+B containers rm floor >/dev/null || die "berth containers rm failed"
 
 # ---- containerd ----
 
 csock=$tmp/c/containerd.sock
 containerd_start() {
-	mkdir -p "$tmp/c/root" "$tmp/c/state" "$tmp/c/opt"
+	mkdir -p "$tmp/c/root" "$tmp/c/opt"
+	state_tmpfs "$tmp/c/state"
 	cat >"$tmp/c/config.toml" <<EOF
 version = 2
 root = "$tmp/c/root"
