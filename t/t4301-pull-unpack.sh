@@ -248,14 +248,20 @@ test_expect_success 'CLI: pull --no-unpack, then images unpack' '
 	test_expect_code 2 "$BERTH" pull --no-unpack --snapshotter native x 2>err
 '
 
+# The active snapshot is made before the image goes: the collection the
+# deletion schedules (gc_delay) would otherwise remove its parent first.
 test_expect_success 'namespace deletion is refused while snapshots remain' '
 	pull_ok "$R0/raw/ok:1" &&
 	api POST "/v1/namespaces" -d "{\"name\":\"unp\"}" &&
 	api POST "/v1/namespaces/unp/images/pull" -d "{\"ref\":\"$R0/raw/ok:1\"}" &&
 	tail -n1 out | jq -e ".status == \"done\"" &&
-	api DELETE "/v1/namespaces/unp/images/$R0%2Fraw%2Fok%3A1" &&
 	api POST "/v1/namespaces/unp/snapshotters/overlayfs/snapshots" -d "{\"key\":\"work\",\"parent\":\"$okchain\"}" &&
+	test "$(cat status)" = 201 &&
+	api DELETE "/v1/namespaces/unp/images/$R0%2Fraw%2Fok%3A1" &&
+	api POST "/v1/gc" &&
+	api GET "/v1/namespaces/unp/content" && jq -e ".blobs == []" out &&
 	api DELETE "/v1/namespaces/unp" && test "$(cat status)" = 412 &&
+	jq -e ".error.message | test(\"snapshots\")" out &&
 	api DELETE "/v1/namespaces/unp/snapshotters/overlayfs/snapshots/work" &&
 	api POST "/v1/gc" &&
 	api DELETE "/v1/namespaces/unp" && test "$(cat status)" = 204
