@@ -16,7 +16,7 @@
 #   3. 50 idle `sleep` containers each: PSS per shim (/proc/PID/smaps_rollup)
 #      and the daemon's RSS; podman + conmon too when podman works;
 #   4. live restore: 20 running containers, kill -9 the daemon, restart it,
-#      time until its API lists all 20 running (berth: GET .../tasks;
+#      time until its API lists all 20 running (polled with `berth tasks ls`;
 #      containerd: `ctr tasks ls`).
 # Every daemon, shim and container the script starts is stopped on exit and
 # its files removed. Run as root.
@@ -543,8 +543,8 @@ kill -KILL "$bpid"
 wait "$bpid" 2>/dev/null || true
 t0=$(now_ms)
 berth_start
-until [ "$(curl -sf --unix-socket "$bsock" http://berth/v1/namespaces/bench/tasks 2>/dev/null |
-	jq '[.tasks[] | select(.status == "running")] | length' 2>/dev/null)" = "$restore" ]; do
+# each side polled by its own CLI, as a user would (berth tasks ls / ctr tasks ls)
+until [ "$(B tasks ls 2>/dev/null | awk '$3 == "running"' | wc -l)" = "$restore" ]; do
 	kill -0 "$bpid" 2>/dev/null || die "berthd died on restart: $(tail -n 5 "$tmp/b/log")"
 	[ "$(awk -v a="$t0" -v b="$(now_ms)" 'BEGIN { print (b - a > 20000) }')" = 0 ] ||
 		die "berthd did not list $restore running tasks within 20 s"
