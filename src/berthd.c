@@ -337,6 +337,7 @@ int main(int argc, char **argv)
 	if (load_uuid(&d, &err) < 0 || events_seq_start(&d, &first_seq, &err) < 0)
 		die_err(&err);
 	d.events = events_new(d.cfg.event_ring_size, first_seq);
+	events_set_max_bytes(d.events, d.cfg.event_ring_bytes);
 	d.sse = sse_hub_new(&d);
 	plugin_set_status("io.berth.event.v1", "exchange", PLUGIN_OK, NULL);
 	plugin_set_status("io.berth.service.v1", "events-service", PLUGIN_OK, NULL);

@@ -15,6 +15,7 @@ void config_init(struct config *c)
 	c->max_json_body = 1 << 20;
 	c->metadata_map_size = (uint64_t)1 << 30;
 	c->event_ring_size = 4096;
+	c->event_ring_bytes = 1 << 20;
 	c->sse_heartbeat_interval = 15.0;
 	c->sse_max_subscribers = 512;
 	c->http_max_connections = 1024;
@@ -68,6 +69,8 @@ static const struct key {
 	{ "metadata_map_size", K_SIZE, offsetof(struct config, metadata_map_size), 1 << 20,
 	  (uint64_t)1 << 40 },
 	{ "event_ring_size", K_SIZE, offsetof(struct config, event_ring_size), 16, 1 << 20 },
+	{ "event_ring_bytes", K_SIZE, offsetof(struct config, event_ring_bytes), 64 << 10,
+	  (uint64_t)1 << 32 },
 	{ "sse_heartbeat_interval", K_SECONDS, offsetof(struct config, sse_heartbeat_interval), 10,
 	  3600 * 1000 },
 	{ "sse_max_subscribers", K_SIZE, offsetof(struct config, sse_max_subscribers), 1, 100000 },

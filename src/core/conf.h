@@ -28,6 +28,7 @@ struct config {
 	uint64_t max_json_body;       /* bytes; larger JSON bodies get 413 */
 	uint64_t metadata_map_size;   /* LMDB map size in bytes */
 	uint64_t event_ring_size;     /* events kept for replay */
+	uint64_t event_ring_bytes;    /* and at most this much memory of them */
 	double sse_heartbeat_interval; /* seconds between SSE heartbeat comments */
 	uint64_t sse_max_subscribers; /* concurrent SSE streams */
 	uint64_t http_max_connections;

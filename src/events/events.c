@@ -16,6 +16,9 @@ struct events {
 	size_t size;
 	uint64_t first_seq; /* id of the first event of this run */
 	uint64_t next_seq;  /* id the next event gets */
+	uint64_t oldest;    /* id of the oldest event still held */
+	size_t bytes;       /* memory the held events take */
+	size_t max_bytes;   /* 0: no cap beyond the count */
 	struct subscriber **subs;
 	size_t nsubs, subs_alloc;
 	int publishing; /* depth: unsubscribe during publish only marks */
@@ -26,8 +29,26 @@ struct events *events_new(size_t ring_size, uint64_t first_seq)
 	struct events *ev = xzalloc(sizeof(*ev));
 	ev->size = ring_size ? ring_size : 1;
 	ev->ring = xcalloc(ev->size, sizeof(*ev->ring));
-	ev->first_seq = ev->next_seq = first_seq ? first_seq : 1;
+	ev->first_seq = ev->next_seq = ev->oldest = first_seq ? first_seq : 1;
 	return ev;
+}
+
+void events_set_max_bytes(struct events *ev, size_t max_bytes)
+{
+	ev->max_bytes = max_bytes;
+}
+
+size_t events_bytes(const struct events *ev)
+{
+	return ev->bytes;
+}
+
+/* What a held event costs: its frame, its strings, the allocator's share. */
+static size_t rec_bytes(const struct event_rec *r)
+{
+	if (!r->frame)
+		return 0;
+	return r->frame_len + strlen(r->ns) + strlen(r->topic) + 3 * 16;
 }
 
 static void rec_release(struct event_rec *r)
@@ -91,7 +112,10 @@ uint64_t events_publish(struct events *ev, const char *ns, const char *topic, js
 		payload = json_object();
 	uint64_t seq = ev->next_seq++;
 	struct event_rec *r = &ev->ring[seq % ev->size];
+	ev->bytes -= rec_bytes(r);
 	rec_release(r);
+	if (seq >= ev->oldest + ev->size)
+		ev->oldest = seq - ev->size + 1; /* the slot's event was the oldest */
 	r->seq = seq;
 	r->timestamp_ns = time_now_ns();
 	r->ns = xstrdup(ns ? ns : "");
@@ -105,6 +129,14 @@ uint64_t events_publish(struct events *ev, const char *ns, const char *topic, js
 	buf_add(&f, data, dlen);
 	buf_add(&f, "\n\n", 2);
 	r->frame = buf_detach(&f, &r->frame_len);
+	ev->bytes += rec_bytes(r);
+	/* over the byte cap: the oldest go first; the newest always stays */
+	while (ev->max_bytes && ev->bytes > ev->max_bytes && ev->oldest < seq) {
+		struct event_rec *o = &ev->ring[ev->oldest % ev->size];
+		ev->bytes -= rec_bytes(o);
+		rec_release(o);
+		ev->oldest++;
+	}
 
 	ev->publishing++;
 	for (size_t i = 0; i < ev->nsubs; i++)
@@ -158,10 +190,7 @@ uint64_t events_head(const struct events *ev)
 
 uint64_t events_oldest(const struct events *ev)
 {
-	uint64_t held = ev->next_seq - ev->first_seq;
-	if (held > ev->size)
-		held = ev->size;
-	return ev->next_seq - held;
+	return ev->oldest;
 }
 
 const struct event_rec *events_get(const struct events *ev, uint64_t seq)

@@ -49,6 +49,10 @@ uint64_t events_head(const struct events *ev);
 uint64_t events_oldest(const struct events *ev);
 const struct event_rec *events_get(const struct events *ev, uint64_t seq);
 size_t events_ring_size(const struct events *ev);
+/* Also cap the memory the ring holds (frames and strings, in bytes; 0: only
+ * the count caps it): the oldest events go first, the newest always stays. */
+void events_set_max_bytes(struct events *ev, size_t max_bytes);
+size_t events_bytes(const struct events *ev);
 uint64_t events_published_total(const struct events *ev);
 
 #endif

@@ -66,6 +66,30 @@ int main(void)
 	events_unsubscribe(ev, a.handle);
 	events_free(ev);
 
+	/* the byte cap: a ring of 100 events capped at ~2 KiB */
+	ev = events_new(100, 1);
+	events_set_max_bytes(ev, 2048);
+	for (int i = 0; i < 50; i++)
+		events_publish(ev, "default", "/test/bytes", json_pack("{s:i}", "i", i));
+	ok(events_bytes(ev) <= 2048 && events_bytes(ev) > 1024, "held bytes under the cap");
+	uint64_t oldest = events_oldest(ev);
+	ok(oldest > 1 && oldest < 50, "the byte cap evicted the oldest events");
+	ok(events_get(ev, oldest - 1) == NULL && events_get(ev, oldest) != NULL &&
+		   events_get(ev, 50) != NULL,
+	   "held events run from oldest to head");
+	cleanup_free char *big = xmalloc(8192);
+	memset(big, 'x', 8191);
+	big[8191] = '\0';
+	uint64_t bid = events_publish(ev, "default", "/test/big", json_pack("{s:s}", "b", big));
+	is_int(events_oldest(ev), bid, "an event over the cap alone is still held (the newest stays)");
+	ok(events_get(ev, bid) != NULL, "the big event is replayable");
+	events_publish(ev, "default", "/test/small", NULL);
+	is_int(events_oldest(ev), bid + 1, "the next event pushes it out");
+	for (int i = 0; i < 300; i++)
+		events_publish(ev, "default", "/test/wrap", NULL);
+	ok(events_head(ev) - events_oldest(ev) < 100, "count and byte caps together after wrapping");
+	events_free(ev);
+
 	json_t *env = events_envelope(0, "n", "/t", json_object());
 	ok(json_is_object(json_object_get(env, "event")) &&
 		   strcmp(json_get_string(env, "timestamp"), "1970-01-01T00:00:00.000000000Z") == 0,
