@@ -193,7 +193,12 @@ test_expect_success 'bad input: unknown container, duplicate task, bad signal, b
 	api POST "$C/dup/task" -d "{\"stdout\":\"$TRASH/no-such-fifo\"}" && test "$(cat status)" = 400 &&
 	api POST "$C/dup/task" -d "{\"stdout\":5}" && test "$(cat status)" = 400 &&
 	nothing_left dup &&
-	api DELETE "$C/dup?cleanup=snapshot" && test "$(cat status)" = 204
+	api DELETE "$C/dup?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	new_container tty "\"process\":{\"args\":[\"sh\"],\"terminal\":true}" &&
+	api POST "$C/tty/task" -d "{}" && test "$(cat status)" = 501 &&
+	api POST "$C/tty/task" -d "{\"terminal\":true}" && test "$(cat status)" = 501 &&
+	nothing_left tty &&
+	api DELETE "$C/tty?cleanup=snapshot" && test "$(cat status)" = 204
 '
 
 test_expect_success 'a command not in the image: the runtime says why, nothing is left' '

@@ -366,6 +366,11 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	if (!json_is_object(spec))
 		return make_error(err, E_FAILED_PRECONDITION, 0, "container `%s` has no spec",
 				  t->id);
+	if (json_is_true(json_object_get(json_object_get(spec, "process"), "terminal")))
+		return make_error(err, E_NOT_IMPLEMENTED, 0,
+				  "container `%s` asks for a terminal: terminal tasks are not "
+				  "available yet (issue 6)",
+				  t->id);
 	cleanup_json json_t *mounts = NULL;
 	const char *sn = json_get_string(c, "snapshotter");
 	const char *key = json_get_string(c, "snapshot_key");
