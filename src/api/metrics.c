@@ -7,6 +7,7 @@
 #include "events/events.h"
 #include "events/sse.h"
 #include "introspection/procstat.h"
+#include "tasks/metrics.h"
 
 static const double bounds[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
 				 0.1,    0.25,  0.5,    1,     2.5,  5,    10 };
@@ -173,4 +174,5 @@ void metrics_render(struct daemon *d, struct buf *out)
 		 sse_subscriber_count(d->sse),
 		 (unsigned long long)events_published_total(d->events),
 		 (unsigned long long)sse_dropped_total(d->sse));
+	tasks_metrics_render(d, out);
 }

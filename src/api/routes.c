@@ -12,6 +12,7 @@
 #include "namespaces/http.h"
 #include "snapshots/http.h"
 #include "tasks/http.h"
+#include "tasks/metrics_http.h"
 
 const struct route *const api_route_tables[] = {
 	introspection_routes,
@@ -23,5 +24,6 @@ const struct route *const api_route_tables[] = {
 	snapshots_routes,
 	containers_routes,
 	tasks_routes,
+	tasks_metrics_routes,
 	NULL,
 };

@@ -399,6 +399,7 @@ const struct cli_command cmd_tasks = {
     .help = "Manage the tasks of a namespace: a container's running process, named by the\n"
 	    "container's id.",
     .subcommands =
-	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs),
+	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs,
+		     &cmd_tasks_metrics),
     .fallback = &tasks_ls,
 };
