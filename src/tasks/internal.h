@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include "tasks/oom.h"
 #include "tasks/shim.h"
 #include "tasks/tasks.h"
 
@@ -40,6 +41,8 @@ struct task {
 	char *runtime;      /* binary path */
 	char *runtime_root;
 	struct shim_conn *conn;
+	char *cgroup_path;          /* linux.cgroupsPath of its spec */
+	struct oom_watch *oom;      /* OOM kills in its memory cgroup */
 	struct waiter *waiters;
 	/* task create in flight */
 	tasks_cb create_cb;

@@ -91,6 +91,16 @@ static void restore_one(struct tasks *ts, const char *ns, const char *id)
 			t->status = TS_UNKNOWN;
 		}
 	}
+	if (t->status != TS_STOPPED && t->status != TS_UNKNOWN) {
+		cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
+		size_t slen;
+		cleanup_free char *stext = read_file(specf, &slen);
+		cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
+		const char *cg = json_string_value(
+			json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+		t->cgroup_path = cg ? xstrdup(cg) : NULL;
+		t->oom = oom_watch_start(ts->d, ns, id, t->cgroup_path);
+	}
 	if (t->conn)
 		shim_call(t->conn, "state", NULL, restore_state_cb, t);
 	log_info("task restored", "namespace=%s id=%s pid=%d status=%s", ns, id, (int)t->pid,

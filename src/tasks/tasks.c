@@ -55,6 +55,8 @@ void task_unlink_free(struct task *t)
 			break;
 		}
 	shim_conn_free(t->conn);
+	oom_watch_free(t->oom);
+	free(t->cgroup_path);
 	json_decref(t->create_event);
 	free(t->runtime);
 	free(t->runtime_root);
@@ -188,6 +190,10 @@ void task_exited(struct task *t, json_t *params)
 {
 	if (t->status == TS_STOPPED || t->status == TS_DELETING)
 		return;
+	/* an OOM kill (of init or another process) is reported before the exit */
+	oom_watch_check(t->oom);
+	oom_watch_free(t->oom);
+	t->oom = NULL;
 	json_t *st = json_object_get(params, "exit_status");
 	const char *at = json_get_string(params, "exited_at");
 	t->exit_status = json_is_integer(st) ? (int)json_integer_value(st) : 255;
@@ -327,6 +333,7 @@ static void spawned_cb(void *data, pid_t init_pid, err_t *err)
 		return create_fail(t, &cerr);
 	}
 	t->status = TS_CREATED;
+	t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
 	json_object_set_new(t->create_event, "pid", json_integer(init_pid));
 	events_publish(t->ts->d->events, t->ns, "/tasks/create", t->create_event);
 	t->create_event = NULL;
@@ -366,6 +373,9 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	if (!json_is_object(spec))
 		return make_error(err, E_FAILED_PRECONDITION, 0, "container `%s` has no spec",
 				  t->id);
+	const char *cg = json_string_value(
+		json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+	t->cgroup_path = cg ? xstrdup(cg) : NULL;
 	if (json_is_true(json_object_get(json_object_get(spec, "process"), "terminal")))
 		return make_error(err, E_NOT_IMPLEMENTED, 0,
 				  "container `%s` asks for a terminal: terminal tasks are not "
