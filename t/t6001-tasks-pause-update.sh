@@ -38,6 +38,16 @@ gone () {
 	api DELETE "$C/$1?cleanup=snapshot" && test "$(cat status)" = 204 || { cat out; return 1; }
 }
 
+# A failed run must not leave containers in the shared cgroups.
+cleanup_containers () {
+	for id in t6fz t6cr t6ps t6up t6mem t6lr
+	do
+		runc --root "$TRASH/state/runc/default" delete --force $id 2>/dev/null
+	done
+	:
+}
+test_atexit cleanup_containers
+
 log_size () {
 	wc -c <"$TRASH/state/tasks/default/$1/log"
 }
@@ -158,10 +168,11 @@ test_expect_success 'update: bad values â†’ 400 naming the field; missing task â
 	test_expect_code 2 "$BERTH" tasks update t6up --cpus -1 2>err &&
 	test_expect_code 2 "$BERTH" tasks update t6up 2>err &&
 	test "$(cat $CG/memory/berth/default/t6up/memory.limit_in_bytes)" = 33554432 &&
-	for op in pause resume update
+	for op in pause resume
 	do
-		api POST "$C/nope/task/$op" -d "{\"resources\":{}}" && test "$(cat status)" = 404 || return 1
+		api POST "$C/nope/task/$op" && test "$(cat status)" = 404 || return 1
 	done &&
+	api POST "$C/nope/task/update" -d "{\"resources\":{}}" && test "$(cat status)" = 404 &&
 	api GET "$C/nope/task/pids" && test "$(cat status)" = 404 &&
 	api POST "$C/t6up/task/pause" -d "{\"x\":1}" && test "$(cat status)" = 400 &&
 	gone t6up
@@ -199,7 +210,7 @@ test_expect_success 'nothing left: no tasks, shims, mounts, task directories or 
 	api GET "$NS/tasks" && jq -e ".tasks == []" out &&
 	! grep -q "$TRASH/state/tasks" /proc/self/mountinfo &&
 	test "$(ls "$TRASH/state/tasks/default" | wc -l)" = 0 &&
-	! pgrep -f "berth-shim $TRASH/state" &&
+	test_wait_for 10 sh -c "! pgrep -f \"[b]erth-shim $TRASH/state\"" &&
 	for id in t6fz t6cr t6ps t6up t6mem t6lr
 	do
 		! test -d $CG/freezer/berth/default/$id || return 1
