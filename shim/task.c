@@ -117,14 +117,15 @@ static void kill_done(struct shim *s, struct rt_cmd *c, int status)
 static void freeze_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	struct req *r = c->data;
+	bool pause = r->rq.method == SHIM_PAUSE; /* r is gone once answered */
 	if (status != 0) {
 		cleanup_free char *msg = runtime_error(s, c, status);
 		finish_error(s, r, exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
 	} else {
 		if (!exited(s))
-			s->status = r->rq.method == SHIM_PAUSE ? TASK_PAUSED : TASK_RUNNING;
+			s->status = pause ? TASK_PAUSED : TASK_RUNNING;
 		finish(s, r, proto_answer(r->rq.id, state_json(s)));
-		char *line = proto_event(r->rq.method == SHIM_PAUSE ? "paused" : "resumed",
+		char *line = proto_event(pause ? "paused" : "resumed",
 					 json_pack("{s:s}", "id", s->opts.id));
 		ctl_broadcast(s, line);
 		free(line);
