@@ -36,8 +36,7 @@ static void conn_close(struct conn *c)
 	while (r) {
 		struct req *next = r->next;
 		if (r->answer) {
-			free(r->answer);
-			free(r);
+			req_free(r);
 		} else {
 			r->conn = NULL; /* queued: task.c frees it when it is done */
 		}
@@ -72,8 +71,7 @@ void ctl_answer(struct shim *s UNUSED, struct req *r, char *line)
 	struct conn *c = r->conn;
 	r->answer = line;
 	if (!c) {
-		free(line);
-		free(r);
+		req_free(r);
 		return;
 	}
 	while (c->head && c->head->answer) {
@@ -82,8 +80,7 @@ void ctl_answer(struct shim *s UNUSED, struct req *r, char *line)
 		if (!c->head)
 			c->tail = &c->head;
 		send_line(c, h->answer);
-		free(h->answer);
-		free(h);
+		req_free(h);
 	}
 }
 

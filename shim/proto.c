@@ -145,7 +145,33 @@ static const char *const methods[] = {
 	[SHIM_START] = "start",
 	[SHIM_KILL] = "kill",
 	[SHIM_DELETE] = "delete",
+	[SHIM_PAUSE] = "pause",
+	[SHIM_RESUME] = "resume",
+	[SHIM_PIDS] = "pids",
+	[SHIM_UPDATE] = "update",
 };
+
+void shim_request_release(struct shim_request *req)
+{
+	free(req->resources);
+	req->resources = NULL;
+}
+
+static int parse_update(json_t *params, struct shim_request *req, err_t *err)
+{
+	static const struct json_field fields[] = {
+		{ "resources", JF_OBJECT, true },
+		{ NULL },
+	};
+	if (!params)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "`update` needs `params.resources`");
+	if (json_check_object(params, "`params`", fields, err) < 0)
+		return -1;
+	req->resources = json_dumps(json_object_get(params, "resources"), JSON_COMPACT);
+	if (!req->resources)
+		abort();
+	return 0;
+}
 
 int proto_parse_request(const char *line, size_t len, struct shim_request *req, err_t *err)
 {
@@ -181,6 +207,8 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 		return make_error(err, E_INVALID_ARGUMENT, 0, "unknown method `%.64s`", m);
 	req->method = i;
 	json_t *params = json_object_get(j, "params");
+	if (req->method == SHIM_UPDATE)
+		return parse_update(params, req, err);
 	if (!params)
 		return 0;
 	if (req->method != SHIM_KILL) {
@@ -201,6 +229,30 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 	}
 	req->all = json_is_true(json_object_get(params, "all"));
 	return 0;
+}
+
+json_t *proto_pids(const char *text, size_t len, err_t *err)
+{
+	json_error_t jerr;
+	cleanup_json json_t *j = json_loadb(text, len, 0, &jerr);
+	if (!json_is_array(j)) {
+		make_error(err, E_INTERNAL, 0, "`ps --format json` did not print a JSON array");
+		return NULL;
+	}
+	json_t *pids = json_array();
+	size_t i;
+	json_t *e;
+	json_array_foreach(j, i, e) {
+		json_int_t n = json_integer_value(e);
+		if (!json_is_integer(e) || n < 1 || n > INT32_MAX) {
+			json_decref(pids);
+			make_error(err, E_INTERNAL, 0,
+				   "`ps --format json`: element %zu is not a pid", i);
+			return NULL;
+		}
+		json_array_append_new(pids, json_pack("{s:I}", "pid", n));
+	}
+	return json_pack("{s:o}", "pids", pids);
 }
 
 static char *line_of(json_t *j)

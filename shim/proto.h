@@ -54,6 +54,10 @@ enum shim_method {
 	SHIM_START,  /* runtime start */
 	SHIM_KILL,   /* runtime kill [--all] ID SIG */
 	SHIM_DELETE, /* runtime delete, cleanup, exit */
+	SHIM_PAUSE,  /* runtime pause ID */
+	SHIM_RESUME, /* runtime resume ID */
+	SHIM_PIDS,   /* runtime ps --format json ID */
+	SHIM_UPDATE, /* runtime update --resources FILE ID */
 };
 
 struct shim_request {
@@ -62,11 +66,20 @@ struct shim_request {
 	enum shim_method method;
 	int signal;          /* kill: 1..64, default SIGTERM */
 	bool all;            /* kill: every process of the container */
+	char *resources;     /* update: the OCI linux resources object, compact JSON */
 };
 
 /* Parse one request line (without its "\n"). On failure req->has_id and
- * req->id still say which request to answer, and *err is E_INVALID_ARGUMENT. */
+ * req->id still say which request to answer, and *err is E_INVALID_ARGUMENT.
+ * A parsed request is released with shim_request_release() (also after a
+ * failure). */
 int proto_parse_request(const char *line, size_t len, struct shim_request *req, err_t *err);
+void shim_request_release(struct shim_request *req);
+
+/* `runtime ps --format json` output (a JSON array of pids) → the `pids`
+ * answer {"pids":[{"pid":N}...]}; NULL and *err (E_INTERNAL) when it is not
+ * an array of positive integers. */
+json_t *proto_pids(const char *text, size_t len, err_t *err);
 
 /* `{"id":ID,"result":RESULT}\n`; steals result. */
 char *proto_answer(json_int_t id, json_t *result);

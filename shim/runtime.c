@@ -87,7 +87,8 @@ int runtime_run(struct shim *s, const char *verb, const char *const *argv, const
 		args[n++] = (char *)argv[i];
 
 	int errp[2] = { -1, -1 };
-	if (!stdio && pipe2(errp, O_CLOEXEC) < 0) {
+	bool capture = !stdio || stdio[2] == RT_CAPTURE;
+	if (capture && pipe2(errp, O_CLOEXEC) < 0) {
 		free(args);
 		return make_error(err, E_INTERNAL, errno, "pipe");
 	}
@@ -96,7 +97,12 @@ int runtime_run(struct shim *s, const char *verb, const char *const *argv, const
 	pid_t pid = fork();
 	if (pid == 0) {
 		int fds[3] = { -1, -1, errp[1] };
-		exec_child(args, stdio ? stdio : fds);
+		if (stdio) {
+			fds[0] = stdio[0];
+			fds[1] = stdio[1];
+			fds[2] = capture ? errp[1] : stdio[2];
+		}
+		exec_child(args, fds);
 	}
 	int saved = errno;
 	free(args);

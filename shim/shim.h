@@ -27,6 +27,7 @@
 enum task_status {
 	TASK_CREATED, /* runtime create succeeded, not started */
 	TASK_RUNNING, /* runtime start succeeded */
+	TASK_PAUSED,  /* runtime pause succeeded (frozen) */
 	TASK_STOPPED, /* the init process exited and exit.json is on disk */
 };
 
@@ -49,6 +50,13 @@ struct req {
 	char *answer;       /* the answer line, once there is one */
 	int step;           /* task.c's progress through a multi-step request */
 };
+
+static inline void req_free(struct req *r)
+{
+	shim_request_release(&r->rq);
+	free(r->answer);
+	free(r);
+}
 
 /* One runtime invocation (at most one runs at a time). */
 struct rt_cmd {
@@ -133,8 +141,11 @@ bool io_output_done(struct shim *s);
 void io_release(struct shim *s);
 
 /* runtime.c */
+/* stdio[2] of runtime_run: stderr captured for the runtime's message. */
+#define RT_CAPTURE (-2)
 /* Run `runtime --root R [args] --log .. --log-format json VERB ARGV...`;
- * stdio NULL means /dev/null, /dev/null, a capture pipe. */
+ * stdio NULL means /dev/null, /dev/null, a capture pipe; -1 in stdio is
+ * /dev/null, RT_CAPTURE (stderr only) the capture pipe. */
 int runtime_run(struct shim *s, const char *verb, const char *const *argv, const int *stdio,
 		rt_done_fn done, void *data, err_t *err);
 /* Reaped: finish s->rt. */

@@ -1,9 +1,12 @@
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "shim/shim.h"
@@ -26,6 +29,8 @@ static const char *status_name(enum task_status st)
 		return "created";
 	case TASK_RUNNING:
 		return "running";
+	case TASK_PAUSED:
+		return "paused";
 	case TASK_STOPPED:
 		return "stopped";
 	}
@@ -77,10 +82,27 @@ static void start_done(struct shim *s, struct rt_cmd *c, int status)
 	run_next(s);
 }
 
+/* A SIGKILL to a frozen container (cgroup v1) waits for a thaw: resume it
+ * so the kill takes effect; whether the thaw worked, the kill was sent. */
+static void kill_thaw_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status == 0 && s->status == TASK_PAUSED)
+		s->status = TASK_RUNNING;
+	finish(s, r, proto_answer(r->rq.id, json_object()));
+	run_next(s);
+}
+
 static void kill_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	struct req *r = c->data;
-	if (status == 0)
+	if (status == 0 && s->status == TASK_PAUSED && r->rq.signal == SIGKILL) {
+		const char *argv[] = { s->opts.id, NULL };
+		cleanup_err err_t err = NULL;
+		if (runtime_run(s, "resume", argv, NULL, kill_thaw_done, r, &err) == 0)
+			return;
+		finish(s, r, proto_answer(r->rq.id, json_object()));
+	} else if (status == 0)
 		finish(s, r, proto_answer(r->rq.id, json_object()));
 	else if (exited(s))
 		finish_error(s, r, E_NOT_FOUND, "process already finished");
@@ -91,10 +113,97 @@ static void kill_done(struct shim *s, struct rt_cmd *c, int status)
 	run_next(s);
 }
 
+/* pause, resume: the new status once the runtime succeeded */
+static void freeze_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	bool pause = r->rq.method == SHIM_PAUSE; /* r is gone once answered */
+	if (status != 0) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
+	} else {
+		if (!exited(s))
+			s->status = pause ? TASK_PAUSED : TASK_RUNNING;
+		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+		char *line = proto_event(pause ? "paused" : "resumed",
+					 json_pack("{s:s}", "id", s->opts.id));
+		ctl_broadcast(s, line);
+		free(line);
+	}
+	run_next(s);
+}
+
+static void pids_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	cleanup_free char *path = shim_path(s, "ps.json");
+	if (status != 0) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
+	} else {
+		size_t len = 0;
+		cleanup_free char *text = read_file(path, &len);
+		cleanup_err err_t err = NULL;
+		json_t *res = text ? proto_pids(text, len, &err) : NULL;
+		if (res)
+			finish(s, r, proto_answer(r->rq.id, res));
+		else
+			finish_error(s, r, E_INTERNAL,
+				     err ? err->msg : "`ps --format json` wrote nothing");
+	}
+	unlink(path);
+	run_next(s);
+}
+
+static void update_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	cleanup_free char *path = shim_path(s, "update.json");
+	unlink(path);
+	if (status != 0) {
+		/* the kernel refused a value (a limit below the usage, ...) */
+		cleanup_free char *msg = runtime_error(s, c, status);
+		finish_error(s, r, E_FAILED_PRECONDITION, msg);
+	} else {
+		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+	}
+	run_next(s);
+}
+
+static void begin_pids(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	cleanup_free char *path = shim_path(s, "ps.json");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		make_error(&err, E_INTERNAL, errno, "create `%s`", path);
+		return finish_error(s, r, err->kind, err->msg);
+	}
+	const char *argv[] = { "--format", "json", s->opts.id, NULL };
+	int stdio[3] = { -1, fd, RT_CAPTURE };
+	int rc = runtime_run(s, "ps", argv, stdio, pids_done, r, &err);
+	close(fd);
+	if (rc < 0)
+		finish_error(s, r, err->kind, err->msg);
+}
+
+static void begin_update(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	cleanup_free char *path = shim_path(s, "update.json");
+	if (write_file_atomic(path, r->rq.resources, strlen(r->rq.resources), 0600) < 0) {
+		make_error(&err, E_INTERNAL, errno, "write `%s`", path);
+		return finish_error(s, r, err->kind, err->msg);
+	}
+	const char *argv[] = { "--resources", path, s->opts.id, NULL };
+	if (runtime_run(s, "update", argv, NULL, update_done, r, &err) < 0)
+		finish_error(s, r, err->kind, err->msg);
+}
+
 static void remove_state_files(struct shim *s)
 {
 	static const char *const files[] = { "shim.pid", "init.pid", "exit.json",
-					     "runtime.log" };
+					     "runtime.log", "ps.json", "update.json" };
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
 		cleanup_free char *p = shim_path(s, files[i]);
 		unlink(p);
@@ -195,14 +304,43 @@ static void begin(struct shim *s, struct req *r)
 			delete_stopped(s, r);
 		} else if (s->exit_reaped) {
 			r->step = DELETE_WAIT_EXIT;
-		} else if (s->status == TASK_RUNNING) {
-			finish_error(s, r, E_FAILED_PRECONDITION, "task is running");
+		} else if (s->status == TASK_RUNNING || s->status == TASK_PAUSED) {
+			finish_error(s, r, E_FAILED_PRECONDITION, s->status == TASK_RUNNING
+								? "task is running"
+								: "task is paused");
 		} else {
 			argv[0] = s->opts.id;
 			argv[1] = "9";
 			if (runtime_run(s, "kill", argv, NULL, delete_kill_done, r, &err) < 0)
 				finish_error(s, r, err->kind, err->msg);
 		}
+		return;
+	case SHIM_PAUSE:
+	case SHIM_RESUME: {
+		enum task_status want = r->rq.method == SHIM_PAUSE ? TASK_RUNNING : TASK_PAUSED;
+		if (exited(s) || s->status != want) {
+			char msg[64];
+			snprintf(msg, sizeof(msg), "task is %s, not %s",
+				 exited(s) ? "stopped" : status_name(s->status), status_name(want));
+			finish_error(s, r, E_FAILED_PRECONDITION, msg);
+			return;
+		}
+		argv[0] = s->opts.id;
+		if (runtime_run(s, r->rq.method == SHIM_PAUSE ? "pause" : "resume", argv, NULL,
+				freeze_done, r, &err) < 0)
+			finish_error(s, r, err->kind, err->msg);
+		return;
+	}
+	case SHIM_PIDS:
+	case SHIM_UPDATE:
+		if (exited(s)) {
+			finish_error(s, r, E_FAILED_PRECONDITION, "task is stopped");
+			return;
+		}
+		if (r->rq.method == SHIM_PIDS)
+			begin_pids(s, r);
+		else
+			begin_update(s, r);
 		return;
 	}
 }
@@ -316,10 +454,10 @@ void task_release(struct shim *s)
 		struct req *q = s->queue;
 		s->queue = q->qnext;
 		if (!q->conn)
-			free(q);
+			req_free(q);
 	}
 	s->queue_tail = &s->queue;
 	if (s->current && !s->current->conn)
-		free(s->current);
+		req_free(s->current);
 	s->current = NULL;
 }

@@ -1,20 +1,23 @@
 /* berth tasks: the running side of containers, as `ctr tasks`: list the
  * tasks of a namespace, start, signal, wait for and delete a container's
- * task, and read what it logged (`berth run -d` captures its output).
+ * task, and read what it logged (`berth run -d` captures its output);
+ * pause and resume it, list its processes, change its resource limits.
  * A task is named by its container's id. */
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/container_opts.h"
 #include "cli/table.h"
 #include "core/json.h"
 
-enum { OPT_ALL = 256 };
+enum { OPT_ALL = 256, OPT_MEMORY, OPT_CPUS, OPT_PIDS };
 
 static char *task_path(const struct cli *cli, const char *id, const char *rest)
 {
@@ -310,6 +313,193 @@ static int logs_run(struct cli *cli, int argc, char **argv)
 	return CLI_OK;
 }
 
+/* ---- pause, resume, ps, update --------------------------------------------- */
+
+static int pause_one(struct cli *cli, const char *id, void *arg)
+{
+	cleanup_free char *path = task_path(cli, id, arg);
+	return cli_call(cli, "POST", path, NULL, NULL);
+}
+
+static int freeze_run(struct cli *cli, int argc, char **argv, const char *what)
+{
+	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+	int c;
+	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
+		return cli_getopt_other(cli, c);
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	return cli_for_each(cli, argc - optind, argv + optind, pause_one, (void *)what);
+}
+
+static int pause_run(struct cli *cli, int argc, char **argv)
+{
+	return freeze_run(cli, argc, argv, "/pause");
+}
+
+static int resume_run(struct cli *cli, int argc, char **argv)
+{
+	return freeze_run(cli, argc, argv, "/resume");
+}
+
+static int ps_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+	int c;
+	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
+		return cli_getopt_other(cli, c);
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	cleanup_free char *path = task_path(cli, argv[optind], "/pids");
+	cleanup_json json_t *reply = NULL;
+	int st = cli_call(cli, "GET", path, NULL, &reply);
+	if (st != CLI_OK)
+		return st;
+	if (cli->json) {
+		cli_print_json(reply);
+		return CLI_OK;
+	}
+	struct table *tab = table_new("PID", "INFO", NULL);
+	size_t i;
+	json_t *p;
+	json_array_foreach(json_object_get(reply, "pids"), i, p) {
+		char pid[24];
+		snprintf(pid, sizeof(pid), "%lld",
+			 (long long)json_integer_value(json_object_get(p, "pid")));
+		json_t *info = json_object_get(p, "info");
+		cleanup_free char *shown = info ? json_dumps(info, JSON_COMPACT) : NULL;
+		table_add(tab, pid, shown ? shown : "-");
+	}
+	table_print(tab, stdout);
+	table_free(tab);
+	return CLI_OK;
+}
+
+/* The resources object of `tasks update` from its options; a usage error
+ * (printed) on a bad value. */
+static int update_option(struct cli *cli, int c, const char *arg, json_t *res)
+{
+	switch (c) {
+	case OPT_MEMORY: {
+		int64_t v;
+		if (!container_opts_parse_size(arg, &v))
+			return cli_usage_error(cli, "bad --memory `%s`: want bytes, with k, m or g",
+					       arg);
+		json_object_set_new(res, "memory", json_pack("{s:I}", "limit", (json_int_t)v));
+		return 0;
+	}
+	case OPT_CPUS: {
+		char *end;
+		errno = 0;
+		double v = strtod(arg, &end);
+		if (!*arg || *end || errno || !isfinite(v) || v < 0.01 || v > 1e6)
+			return cli_usage_error(cli, "bad --cpus `%s`: want a number of CPUs, 0.01 or more",
+					       arg);
+		json_object_set_new(res, "cpu",
+				    json_pack("{s:I,s:I}", "quota", (json_int_t)(v * 100000 + 0.5),
+					      "period", (json_int_t)100000));
+		return 0;
+	}
+	case OPT_PIDS: {
+		uint64_t v;
+		if (!strcmp(arg, "-1") || !strcmp(arg, "max")) {
+			json_object_set_new(res, "pids", json_pack("{s:i}", "limit", -1));
+			return 0;
+		}
+		if (!parse_u64(arg, &v) || v == 0 || v > INT64_MAX)
+			return cli_usage_error(cli, "bad --pids `%s`: want a positive whole number or max",
+					       arg);
+		json_object_set_new(res, "pids", json_pack("{s:I}", "limit", (json_int_t)v));
+		return 0;
+	}
+	}
+	return cli_getopt_other(cli, c);
+}
+
+static int update_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"memory", required_argument, NULL, OPT_MEMORY},
+	    {"cpus", required_argument, NULL, OPT_CPUS},
+	    {"pids", required_argument, NULL, OPT_PIDS},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	cleanup_json json_t *res = json_object();
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1) {
+		if (c != OPT_MEMORY && c != OPT_CPUS && c != OPT_PIDS)
+			return cli_getopt_other(cli, c);
+		int st = update_option(cli, c, optarg, res);
+		if (st != 0)
+			return st;
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	if (!json_object_size(res))
+		return cli_usage_error(cli, "nothing to update: give --memory, --cpus or --pids");
+	cleanup_free char *path = task_path(cli, argv[optind], "/update");
+	cleanup_json json_t *body = json_pack("{s:O}", "resources", res);
+	return cli_call(cli, "POST", path, body, NULL);
+}
+
+static const struct cli_command tasks_pause = {
+    .name = "pause",
+    .summary = "freeze tasks",
+    .synopsis = "ID...",
+    .help = "Pause the running task of each container ID (POST .../task/pause): every\n"
+	    "process of the container is frozen (the cgroup freezer) until resumed.\n"
+	    "Prints each id paused.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = pause_run,
+};
+
+static const struct cli_command tasks_resume = {
+    .name = "resume",
+    .summary = "thaw paused tasks",
+    .synopsis = "ID...",
+    .help = "Resume the paused task of each container ID (POST .../task/resume),\n"
+	    "printing each id resumed.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = resume_run,
+};
+
+static const struct cli_command tasks_ps = {
+    .name = "ps",
+    .summary = "list a task's processes",
+    .synopsis = "ID",
+    .help = "List the processes of the task of the container ID (GET .../task/pids),\n"
+	    "host pids, as a table of PID and INFO.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = ps_run,
+};
+
+static const struct cli_command tasks_update = {
+    .name = "update",
+    .summary = "change a task's resource limits",
+    .synopsis = "ID [--memory N] [--cpus N] [--pids N]",
+    .help = "Change the resource limits of the live task of the container ID\n"
+	    "(POST .../task/update). The container's spec is not changed: a new task\n"
+	    "starts with the limits of the spec.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --memory N  memory limit in bytes (k, m, g suffixes), at least 6m\n"
+	    "  --cpus N    CPU time as a number of CPUs (0.5: half of one), over a 100 ms period\n"
+	    "  --pids N    most processes at once; max (or -1) for no limit\n"
+	    "  -h, --help  show this help\n",
+    .run = update_run,
+};
+
 static const struct cli_command tasks_ls = {
     .name = "ls",
     .aliases = CLI_ALIASES("list"),
@@ -400,6 +590,6 @@ const struct cli_command cmd_tasks = {
 	    "container's id.",
     .subcommands =
 	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs,
-		     &cmd_tasks_metrics),
+		     &tasks_pause, &tasks_resume, &tasks_ps, &tasks_update, &cmd_tasks_metrics),
     .fallback = &tasks_ls,
 };

@@ -196,6 +196,52 @@ static void task_delete_h(struct request *r)
 	tasks_delete(r->d, p->ns, p->id, pending_done, p);
 }
 
+static void task_simple_h(struct request *r,
+			  void (*op)(struct daemon *, const char *, const char *, tasks_cb, void *))
+{
+	static const struct json_field fields[] = { { NULL } };
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	op(r->d, p->ns, p->id, pending_done, p);
+}
+
+static void task_pause_h(struct request *r)
+{
+	task_simple_h(r, tasks_pause);
+}
+
+static void task_resume_h(struct request *r)
+{
+	task_simple_h(r, tasks_resume);
+}
+
+static void task_pids_h(struct request *r)
+{
+	err_t err = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	tasks_pids(r->d, p->ns, p->id, pending_done, p);
+}
+
+static void task_update_h(struct request *r)
+{
+	static const struct json_field fields[] = {
+		{ "resources", JF_OBJECT, true },
+		{ NULL },
+	};
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = request_json(r, &err)) ||
+	    json_check_object(body, "request body", fields, &err) < 0)
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	tasks_update(r->d, p->ns, p->id, json_object_get(body, "resources"), pending_done, p);
+}
+
 /* ---- logs ------------------------------------------------------------------- */
 
 struct follow {
@@ -304,5 +350,9 @@ const struct route tasks_routes[] = {
 	{ M_POST, C "/kill", task_kill_h },
 	{ M_POST, C "/wait", task_wait_h },
 	{ M_GET, C "/logs", task_logs_h },
+	{ M_POST, C "/pause", task_pause_h },
+	{ M_POST, C "/resume", task_resume_h },
+	{ M_GET, C "/pids", task_pids_h },
+	{ M_POST, C "/update", task_update_h },
 	{ 0, NULL },
 };

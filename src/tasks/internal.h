@@ -73,6 +73,21 @@ void task_fail_waiters(struct task *t, enum err_kind kind, const char *msg);
 void task_fail(tasks_cb cb, void *data, enum err_kind kind, const char *fmt, ...)
 	PRINTF_LIKE(4, 5);
 
+/* An operation waiting for its shim's answer. */
+struct op {
+	struct task *t;
+	tasks_cb cb;
+	void *data;
+};
+struct op *task_op_new(struct task *t, tasks_cb cb, void *data);
+/* {"id","pid","status","exit_status"?,"exited_at"?} */
+json_t *task_json(const struct task *t);
+/* cb from the loop, not before the caller returns. */
+void task_fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
+		     const char *fmt, ...) PRINTF_LIKE(5, 6);
+/* Why t cannot take a request now (creating, deleting, lost), or NULL. */
+const char *task_not_ready(const struct task *t);
+
 /* bundle.c */
 char *task_dir_path(struct daemon *d, const char *ns, const char *id);
 /* Remove what a task directory holds (never below a mounted rootfs: it is

@@ -66,7 +66,7 @@ void task_unlink_free(struct task *t)
 	free(t);
 }
 
-static json_t *task_json(const struct task *t)
+json_t *task_json(const struct task *t)
 {
 	json_t *j = json_pack("{s:s,s:i,s:s}", "id", t->id, "pid", (int)t->pid, "status",
 			      task_status_names[t->status]);
@@ -124,9 +124,7 @@ static void answer_later(struct daemon *d, tasks_cb cb, void *data, json_t *resu
 	event_base_once(d->base, -1, EV_TIMEOUT, later_cb, l, NULL);
 }
 
-static void fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
-		       const char *fmt, ...) PRINTF_LIKE(5, 6);
-static void fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
+void task_fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
 		       const char *fmt, ...)
 {
 	va_list ap;
@@ -140,7 +138,7 @@ static void fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind 
 
 static void no_task(struct daemon *d, tasks_cb cb, void *data, const char *id)
 {
-	fail_later(d, cb, data, E_NOT_FOUND, "container `%s` has no task", id);
+	task_fail_later(d, cb, data, E_NOT_FOUND, "container `%s` has no task", id);
 }
 
 /* ---- exits ------------------------------------------------------------------ */
@@ -439,10 +437,10 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 {
 	struct tasks *ts = d->tasks;
 	if (task_find(ts, ns, id))
-		return fail_later(d, cb, data, E_ALREADY_EXISTS,
+		return task_fail_later(d, cb, data, E_ALREADY_EXISTS,
 				  "container `%s` already has a task", id);
 	if (!ts->shim_bin)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "berth-shim is not installed beside berthd nor in PATH");
 	struct task *t = task_new(ts, ns, id);
 	t->status = TS_CREATING;
@@ -462,13 +460,7 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 
 /* ---- start, kill ---------------------------------------------------------- */
 
-struct op {
-	struct task *t;
-	tasks_cb cb;
-	void *data;
-};
-
-static struct op *op_new(struct task *t, tasks_cb cb, void *data)
+struct op *task_op_new(struct task *t, tasks_cb cb, void *data)
 {
 	struct op *o = xzalloc(sizeof(*o));
 	o->t = t;
@@ -503,7 +495,7 @@ static void started_cb(void *data, json_t *result, err_t *err)
 	free(o);
 }
 
-static const char *not_ready(const struct task *t)
+const char *task_not_ready(const struct task *t)
 {
 	switch (t->status) {
 	case TS_CREATING:
@@ -522,16 +514,16 @@ void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, 
 	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
-	const char *why = not_ready(t);
+	const char *why = task_not_ready(t);
 	if (why)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
 				  why);
 	if (t->status != TS_CREATED || t->starting)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` is %s, not created", id,
 				  t->starting ? "starting" : task_status_names[t->status]);
 	t->starting = true;
-	shim_call(t->conn, "start", NULL, started_cb, op_new(t, cb, data));
+	shim_call(t->conn, "start", NULL, started_cb, task_op_new(t, cb, data));
 }
 
 static void op_done_cb(void *data, json_t *result, err_t *err)
@@ -547,16 +539,16 @@ void tasks_kill(struct daemon *d, const char *ns, const char *id, int sig, bool 
 	struct task *t = task_find(d->tasks, ns, id);
 	if (!t)
 		return no_task(d, cb, data, id);
-	const char *why = not_ready(t);
+	const char *why = task_not_ready(t);
 	if (why)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
 				  why);
 	if (t->status == TS_STOPPED)
-		return fail_later(d, cb, data, E_NOT_FOUND,
+		return task_fail_later(d, cb, data, E_NOT_FOUND,
 				  "the task of `%s` has exited already (process already finished)",
 				  id);
 	shim_call(t->conn, "kill", json_pack("{s:i,s:b}", "signal", sig, "all", all), op_done_cb,
-		  op_new(t, cb, data));
+		  task_op_new(t, cb, data));
 }
 
 /* ---- wait ------------------------------------------------------------------- */
@@ -569,7 +561,7 @@ void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, v
 	if (t->status == TS_STOPPED || t->status == TS_DELETING)
 		return answer_later(d, cb, data, exit_json(t), NULL);
 	if (t->status == TS_UNKNOWN)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` has lost its shim (status unknown)", id);
 	struct waiter *w = xzalloc(sizeof(*w));
 	w->cb = cb;
@@ -688,14 +680,14 @@ void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb,
 	if (!t)
 		return no_task(d, cb, data, id);
 	if (t->status == TS_CREATING || t->status == TS_DELETING || t->starting)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
-				  t->starting ? "is starting" : not_ready(t));
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
+				  t->starting ? "is starting" : task_not_ready(t));
 	if (t->status == TS_RUNNING || t->status == TS_PAUSED)
-		return fail_later(d, cb, data, E_FAILED_PRECONDITION,
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` is %s: kill it and wait for its exit first", id,
 				  task_status_names[t->status]);
 	t->prev_status = t->status;
-	struct op *o = op_new(t, cb, data);
+	struct op *o = task_op_new(t, cb, data);
 	if (t->status == TS_UNKNOWN || !t->conn) {
 		t->status = TS_DELETING;
 		return delete_without_shim(o);

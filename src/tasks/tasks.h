@@ -12,7 +12,8 @@
  *
  * Served objects: {"id","pid","status","exit_status"?,"exited_at"?}, status
  * created, running, paused, stopped or unknown (its shim is gone).
- * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete.
+ * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete,
+ * /tasks/paused, /tasks/resumed ({"container_id"}).
  */
 #ifndef BERTH_TASKS_TASKS_H
 #define BERTH_TASKS_TASKS_H
@@ -46,6 +47,21 @@ void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, v
 /* Forget a waiter (its client left): cb will not run. */
 void tasks_wait_cancel(struct daemon *d, const char *ns, const char *id, void *data);
 void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+
+/* control.c. pause: running → paused (the cgroup freezer), resume: back;
+ * both answer the task object. E_FAILED_PRECONDITION in any other state. */
+void tasks_pause(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+void tasks_resume(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+/* {"pids":[{"pid"}...]} of a created, running or paused task. */
+void tasks_pids(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+/* Apply OCI linux resources (validated by tasks_check_resources first,
+ * E_INVALID_ARGUMENT naming the field) → the task object. */
+void tasks_update(struct daemon *d, const char *ns, const char *id, json_t *resources,
+		  tasks_cb cb, void *data);
+/* Sane values only: memory limits -1 or >= 6 MiB, cpu shares 2..262144,
+ * quota -1 or 1000.. at most the machine's CPUs, period 1000..1000000, pids
+ * limit -1 or 1..4194304, blockIO weight 10..1000; unknown keys refused. */
+int tasks_check_resources(json_t *resources, err_t *err);
 
 /* The captured output of a task created with "log": E_NOT_FOUND without a
  * task, E_FAILED_PRECONDITION when it does not capture. Returns the path. */

@@ -48,6 +48,61 @@ static void test_requests(void)
 	   "a string id");
 }
 
+static void test_new_methods(void)
+{
+	struct shim_request r;
+	enum err_kind k;
+	ok(parse_req("{\"id\":1,\"method\":\"pause\"}", &r, NULL) == 0 && r.method == SHIM_PAUSE,
+	   "pause");
+	ok(parse_req("{\"id\":2,\"method\":\"resume\",\"params\":{}}", &r, NULL) == 0 &&
+		   r.method == SHIM_RESUME,
+	   "resume with empty params");
+	ok(parse_req("{\"id\":3,\"method\":\"pids\"}", &r, NULL) == 0 && r.method == SHIM_PIDS,
+	   "pids");
+	ok(parse_req("{\"id\":4,\"method\":\"pause\",\"params\":{\"x\":1}}", &r, &k) < 0 &&
+		   k == E_INVALID_ARGUMENT,
+	   "pause takes no params");
+	ok(parse_req("{\"id\":5,\"method\":\"update\",\"params\":{\"resources\":"
+		     "{\"memory\":{\"limit\":8388608}}}}",
+		     &r, NULL) == 0 &&
+		   r.method == SHIM_UPDATE && r.resources &&
+		   !strcmp(r.resources, "{\"memory\":{\"limit\":8388608}}"),
+	   "update carries its resources as compact JSON");
+	shim_request_release(&r);
+	ok(r.resources == NULL, "released");
+	ok(parse_req("{\"id\":6,\"method\":\"update\"}", &r, &k) < 0 && k == E_INVALID_ARGUMENT &&
+		   r.id == 6,
+	   "update without params");
+	ok(parse_req("{\"id\":7,\"method\":\"update\",\"params\":{\"resources\":[1]}}", &r,
+		     &k) < 0 &&
+		   k == E_INVALID_ARGUMENT,
+	   "update resources must be an object");
+	ok(parse_req("{\"id\":8,\"method\":\"update\",\"params\":{\"resources\":{},\"x\":1}}",
+		     &r, &k) < 0 &&
+		   k == E_INVALID_ARGUMENT,
+	   "unknown update param");
+	shim_request_release(&r);
+
+	err_t err = NULL;
+	json_t *p = proto_pids("[12,34]\n", 8, &err);
+	ok(p && json_array_size(json_object_get(p, "pids")) == 2 &&
+		   json_integer_value(json_object_get(
+			   json_array_get(json_object_get(p, "pids"), 1), "pid")) == 34,
+	   "ps output → pids");
+	json_decref(p);
+	p = proto_pids("[]", 2, &err);
+	ok(p && json_array_size(json_object_get(p, "pids")) == 0, "no pids");
+	json_decref(p);
+	ok(!proto_pids("[1,\"x\"]", 7, &err) && err && err->kind == E_INTERNAL, "not a pid");
+	err_free(&err);
+	ok(!proto_pids("[0]", 3, &err) && err, "pid 0");
+	err_free(&err);
+	ok(!proto_pids("{}", 2, &err) && err, "not an array");
+	err_free(&err);
+	ok(!proto_pids("", 0, &err) && err, "empty output");
+	err_free(&err);
+}
+
 static void test_opts(void)
 {
 	struct shim_opts o;
@@ -123,6 +178,7 @@ static void test_runtime_log(void)
 int main(void)
 {
 	test_requests();
+	test_new_methods();
 	test_opts();
 	test_lines();
 	test_runtime_log();
