@@ -33,6 +33,8 @@ struct oom_watch {
 	int fd;             /* eventfd (v1) or inotify (v2) */
 	int ctl_fd;         /* v1: memory.oom_control kept open for the registration */
 	struct event *ev;
+	struct event *recheck; /* the kernel notifies before it kills: look again */
+	int rechecks;          /* looks left after a notification */
 	uint64_t seen;
 };
 
@@ -69,13 +71,40 @@ uint64_t oom_watch_check(struct oom_watch *w)
 	return n;
 }
 
+/* v1 signals the eventfd when the cgroup goes under OOM, before the OOM
+ * killer has chosen and counted its victim: a look right away may see the
+ * old count, so look again a few times, further apart. */
+static void recheck_arm(struct oom_watch *w)
+{
+	static const int delays_ms[] = { 1000, 200, 20 };
+	if (w->rechecks <= 0)
+		return;
+	int ms = delays_ms[--w->rechecks];
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	evtimer_add(w->recheck, &tv);
+}
+
+static void recheck_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct oom_watch *w = arg;
+	uint64_t before = w->seen;
+	oom_watch_check(w);
+	if (w->seen == before)
+		recheck_arm(w);
+}
+
 static void ready_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct oom_watch *w = arg;
 	char buf[4096];
 	while (read(fd, buf, sizeof(buf)) > 0)
 		; /* eventfd counter or inotify records: only "something changed" matters */
+	uint64_t before = w->seen;
 	oom_watch_check(w);
+	if (w->seen == before) {
+		w->rechecks = 3;
+		recheck_arm(w);
+	}
 }
 
 struct oom_watch *oom_watch_start(struct daemon *d, const char *ns, const char *id,
@@ -132,6 +161,7 @@ struct oom_watch *oom_watch_start(struct daemon *d, const char *ns, const char *
 		w->seen = n; /* only kills from now on (a restore sees its own) */
 	w->ev = event_new(d->base, w->fd, EV_READ | EV_PERSIST, ready_cb, w);
 	event_add(w->ev, NULL);
+	w->recheck = evtimer_new(d->base, recheck_cb, w);
 	return w;
 fail:
 	cgstats_mounts_release(&m);
@@ -145,6 +175,8 @@ void oom_watch_free(struct oom_watch *w)
 		return;
 	if (w->ev)
 		event_free(w->ev);
+	if (w->recheck)
+		event_free(w->recheck);
 	if (w->fd >= 0)
 		close(w->fd);
 	if (w->ctl_fd >= 0)
