@@ -2,16 +2,7 @@
 test_description='live restore: shims outlive berthd; kill -9 and restart finds every task as it is'
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/registry.sh"
-
-test_have_prereq REGISTRY || {
-	skip_all='needs docker-registry, skopeo, umoci, busybox-static (see t/lib/registry.sh)'
-	test_done
-}
-command -v runc >/dev/null || PATH=$PATH:/usr/sbin
-command -v runc >/dev/null || {
-	skip_all='needs runc'
-	test_done
-}
+. "$TEST_DIRECTORY/lib/runtime.sh"
 
 NS=/v1/namespaces/default
 C=$NS/containers

@@ -2,16 +2,7 @@
 test_description='tasks: pause and resume (the freezer), pids, update of resource limits (seen in the cgroups and enforced), bad input, live restore of a paused task'
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/registry.sh"
-
-test_have_prereq REGISTRY || {
-	skip_all='needs docker-registry, skopeo, umoci, busybox-static (see t/lib/registry.sh)'
-	test_done
-}
-command -v runc >/dev/null || PATH=$PATH:/usr/sbin
-command -v runc >/dev/null || {
-	skip_all='needs runc'
-	test_done
-}
+. "$TEST_DIRECTORY/lib/runtime.sh"
 test -d /sys/fs/cgroup/freezer && test -d /sys/fs/cgroup/memory || {
 	skip_all='needs the cgroup v1 freezer and memory controllers'
 	test_done
