@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/table.h"
 #include "core/json.h"
 #include "core/names.h"
 
@@ -396,6 +397,30 @@ int cli_for_each(struct cli *cli, int argc, char *const *argv,
 		fflush(stdout);
 	}
 	return st;
+}
+
+int cli_print_list(struct cli *cli, const json_t *reply, const char *array, const char *key,
+		   bool quiet, struct table *t,
+		   void (*row)(struct table *t, json_t *item, void *data), void *data)
+{
+	json_t *list = json_object_get(reply, array);
+	size_t i;
+	json_t *item;
+	if (quiet) {
+		json_array_foreach(list, i, item) {
+			const char *k = json_get_string(item, key);
+			if (k)
+				printf("%s\n", k);
+		}
+	} else if (cli->json) {
+		cli_print_json(reply);
+	} else {
+		json_array_foreach(list, i, item)
+			row(t, item, data);
+		table_print(t, stdout);
+	}
+	table_free(t);
+	return CLI_OK;
 }
 
 /* Drop trailing whitespace (a token file usually ends in a newline). */

@@ -140,4 +140,13 @@ char *cli_ns_path(const struct cli *cli, const char *fmt, ...) PRINTF_LIKE(2, 3)
 int cli_for_each(struct cli *cli, int argc, char *const *argv,
 		 int (*one)(struct cli *cli, const char *name, void *arg), void *arg);
 
+/* Print the answer of a list request (`ls`), the objects in reply's array:
+ * with quiet each object's `key` on a line, with --json the whole reply,
+ * else table t (made by the caller with its headers; freed here) with one
+ * row per object, added by row(). Returns CLI_OK. */
+struct table;
+int cli_print_list(struct cli *cli, const json_t *reply, const char *array, const char *key,
+		   bool quiet, struct table *t,
+		   void (*row)(struct table *t, json_t *item, void *data), void *data);
+
 #endif

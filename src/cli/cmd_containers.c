@@ -21,6 +21,17 @@ static char *container_path(const struct cli *cli, const char *id, const char *q
 	return cli_ns_path(cli, "/containers/%s%s", e, query ? query : "");
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *t, json_t *ct, void *data)
+{
+	const char *image = json_get_string(ct, "image");
+	const char *rt = json_get_string(json_object_get(ct, "runtime"), "name");
+	cleanup_free char *labels =
+	    cli_format_labels(json_object_get(ct, "labels"));
+	table_add(t, json_get_string(ct, "id"), image ? image : "-", rt ? rt : "-",
+		  labels);
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -55,31 +66,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "containers");
-	size_t i;
-	json_t *ct;
-	if (quiet) {
-		json_array_foreach(list, i, ct) {
-			const char *id = json_get_string(ct, "id");
-			if (id)
-				printf("%s\n", id);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("CONTAINER", "IMAGE", "RUNTIME", "LABELS", NULL);
-		json_array_foreach(list, i, ct) {
-			const char *image = json_get_string(ct, "image");
-			const char *rt = json_get_string(json_object_get(ct, "runtime"), "name");
-			cleanup_free char *labels =
-			    cli_format_labels(json_object_get(ct, "labels"));
-			table_add(t, json_get_string(ct, "id"), image ? image : "-", rt ? rt : "-",
-				  labels);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "containers", "id", quiet,
+			      table_new("CONTAINER", "IMAGE", "RUNTIME", "LABELS", NULL), ls_row, NULL);
 }
 
 static int create_run(struct cli *cli, int argc, char **argv)

@@ -51,6 +51,18 @@ static int check_digest(struct cli *cli, const char *d)
 	return cli_usage_error(cli, "bad digest `%s`: want sha256: and 64 lowercase hex digits", d);
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *t, json_t *b, void *data)
+{
+	json_t *size = json_object_get(b, "size");
+	char sz[HUMAN_SIZE_MAX] = "-", age[32];
+	if (json_is_integer(size) && json_integer_value(size) >= 0)
+		human_size((uint64_t)json_integer_value(size), sz);
+	format_age(json_get_string(b, "created_at"), age, sizeof(age));
+	cleanup_free char *labels = cli_format_labels(json_object_get(b, "labels"));
+	table_add(t, json_get_string(b, "digest"), sz, age, labels);
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -85,32 +97,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "blobs");
-	size_t i;
-	json_t *b;
-	if (quiet) {
-		json_array_foreach(list, i, b) {
-			const char *d = json_get_string(b, "digest");
-			if (d)
-				printf("%s\n", d);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("DIGEST", "SIZE", "AGE", "LABELS", NULL);
-		json_array_foreach(list, i, b) {
-			json_t *size = json_object_get(b, "size");
-			char sz[HUMAN_SIZE_MAX] = "-", age[32];
-			if (json_is_integer(size) && json_integer_value(size) >= 0)
-				human_size((uint64_t)json_integer_value(size), sz);
-			format_age(json_get_string(b, "created_at"), age, sizeof(age));
-			cleanup_free char *labels = cli_format_labels(json_object_get(b, "labels"));
-			table_add(t, json_get_string(b, "digest"), sz, age, labels);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "blobs", "digest", quiet,
+			      table_new("DIGEST", "SIZE", "AGE", "LABELS", NULL), ls_row, NULL);
 }
 
 /* ---- get ------------------------------------------------------------------- */
@@ -309,6 +297,25 @@ static int label_run(struct cli *cli, int argc, char **argv)
 
 /* ---- ingests --------------------------------------------------------------- */
 
+/* One row of `ingests`. */
+static void ingests_row(struct table *t, json_t *in, void *data)
+{
+	char off[HUMAN_SIZE_MAX] = "-", tot[HUMAN_SIZE_MAX] = "-", age[40];
+	json_t *v = json_object_get(in, "offset");
+	if (json_is_integer(v) && json_integer_value(v) >= 0)
+		human_size((uint64_t)json_integer_value(v), off);
+	v = json_object_get(in, "total");
+	if (json_is_integer(v) && json_integer_value(v) > 0)
+		human_size((uint64_t)json_integer_value(v), tot);
+	const char *updated = json_get_string(in, "updated_at");
+	format_age(updated, age, sizeof(age));
+	cleanup_free char *ago =
+	    strcmp(age, "-") == 0 ? xstrdup(age) : xasprintf("%s ago", age);
+	const char *exp = json_get_string(in, "expected");
+	table_add(t, json_get_string(in, "ref"), off, tot, exp && *exp ? exp : "-",
+		  ago);
+}
+
 static int ingests_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -331,39 +338,8 @@ static int ingests_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "ingests");
-	size_t i;
-	json_t *in;
-	if (quiet) {
-		json_array_foreach(list, i, in) {
-			const char *ref = json_get_string(in, "ref");
-			if (ref)
-				printf("%s\n", ref);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("REF", "OFFSET", "TOTAL", "EXPECTED", "UPDATED", NULL);
-		json_array_foreach(list, i, in) {
-			char off[HUMAN_SIZE_MAX] = "-", tot[HUMAN_SIZE_MAX] = "-", age[40];
-			json_t *v = json_object_get(in, "offset");
-			if (json_is_integer(v) && json_integer_value(v) >= 0)
-				human_size((uint64_t)json_integer_value(v), off);
-			v = json_object_get(in, "total");
-			if (json_is_integer(v) && json_integer_value(v) > 0)
-				human_size((uint64_t)json_integer_value(v), tot);
-			const char *updated = json_get_string(in, "updated_at");
-			format_age(updated, age, sizeof(age));
-			cleanup_free char *ago =
-			    strcmp(age, "-") == 0 ? xstrdup(age) : xasprintf("%s ago", age);
-			const char *exp = json_get_string(in, "expected");
-			table_add(t, json_get_string(in, "ref"), off, tot, exp && *exp ? exp : "-",
-				  ago);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "ingests", "ref", quiet,
+			      table_new("REF", "OFFSET", "TOTAL", "EXPECTED", "UPDATED", NULL), ingests_row, NULL);
 }
 
 /* ---- push-blob ------------------------------------------------------------- */

@@ -107,6 +107,22 @@ static const char *short_type(const char *mt)
 	return mt;
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *t, json_t *img, void *data)
+{
+	json_t *target = json_object_get(img, "target");
+	json_t *size = json_object_get(target, "size");
+	char sz[HUMAN_SIZE_MAX] = "-";
+	if (json_is_integer(size) && json_integer_value(size) >= 0)
+		human_size((uint64_t)json_integer_value(size), sz);
+	cleanup_free char *labels =
+	    cli_format_labels(json_object_get(img, "labels"));
+	const char *digest = json_get_string(target, "digest");
+	table_add(t, json_get_string(img, "name"),
+		  short_type(json_get_string(target, "mediaType")),
+		  digest ? digest : "-", sz, labels);
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -141,36 +157,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "images");
-	size_t i;
-	json_t *img;
-	if (quiet) {
-		json_array_foreach(list, i, img) {
-			const char *name = json_get_string(img, "name");
-			if (name)
-				printf("%s\n", name);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("NAME", "TYPE", "DIGEST", "SIZE", "LABELS", NULL);
-		json_array_foreach(list, i, img) {
-			json_t *target = json_object_get(img, "target");
-			json_t *size = json_object_get(target, "size");
-			char sz[HUMAN_SIZE_MAX] = "-";
-			if (json_is_integer(size) && json_integer_value(size) >= 0)
-				human_size((uint64_t)json_integer_value(size), sz);
-			cleanup_free char *labels =
-			    cli_format_labels(json_object_get(img, "labels"));
-			const char *digest = json_get_string(target, "digest");
-			table_add(t, json_get_string(img, "name"),
-				  short_type(json_get_string(target, "mediaType")),
-				  digest ? digest : "-", sz, labels);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "images", "name", quiet,
+			      table_new("NAME", "TYPE", "DIGEST", "SIZE", "LABELS", NULL), ls_row, NULL);
 }
 
 static int inspect_run(struct cli *cli, int argc, char **argv)

@@ -38,6 +38,18 @@ static void format_expiry(const char *at, char *out, size_t len)
 	snprintf(out, len, "in %s%s", d[0] == 'A' ? "a" : "", d[0] == 'A' ? d + 1 : d);
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *t, json_t *l, void *data)
+{
+	char age[32], exp[48];
+	format_age(json_get_string(l, "created_at"), age, sizeof(age));
+	cleanup_free char *created =
+	    strcmp(age, "-") == 0 ? xstrdup(age) : xasprintf("%s ago", age);
+	format_expiry(json_get_string(l, "expires_at"), exp, sizeof(exp));
+	cleanup_free char *labels = cli_format_labels(json_object_get(l, "labels"));
+	table_add(t, json_get_string(l, "id"), created, exp, labels);
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -72,32 +84,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "leases");
-	size_t i;
-	json_t *l;
-	if (quiet) {
-		json_array_foreach(list, i, l) {
-			const char *id = json_get_string(l, "id");
-			if (id)
-				printf("%s\n", id);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("ID", "CREATED", "EXPIRES", "LABELS", NULL);
-		json_array_foreach(list, i, l) {
-			char age[32], exp[48];
-			format_age(json_get_string(l, "created_at"), age, sizeof(age));
-			cleanup_free char *created =
-			    strcmp(age, "-") == 0 ? xstrdup(age) : xasprintf("%s ago", age);
-			format_expiry(json_get_string(l, "expires_at"), exp, sizeof(exp));
-			cleanup_free char *labels = cli_format_labels(json_object_get(l, "labels"));
-			table_add(t, json_get_string(l, "id"), created, exp, labels);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "leases", "id", quiet,
+			      table_new("ID", "CREATED", "EXPIRES", "LABELS", NULL), ls_row, NULL);
 }
 
 static int create_run(struct cli *cli, int argc, char **argv)

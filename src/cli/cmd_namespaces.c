@@ -30,6 +30,14 @@ static char *ns_path(const char *name)
 	return xasprintf("/v1/namespaces/%s", e);
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *t, json_t *ns, void *data)
+{
+	cleanup_free char *labels =
+	    cli_format_labels(json_object_get(ns, "labels"));
+	table_add(t, json_get_string(ns, "name"), labels);
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -65,28 +73,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	buf_release(&path);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "namespaces");
-	size_t i;
-	json_t *ns;
-	if (quiet) {
-		json_array_foreach(list, i, ns) {
-			const char *name = json_get_string(ns, "name");
-			if (name)
-				printf("%s\n", name);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *t = table_new("NAME", "LABELS", NULL);
-		json_array_foreach(list, i, ns) {
-			cleanup_free char *labels =
-			    cli_format_labels(json_object_get(ns, "labels"));
-			table_add(t, json_get_string(ns, "name"), labels);
-		}
-		table_print(t, stdout);
-		table_free(t);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "namespaces", "name", quiet,
+			      table_new("NAME", "LABELS", NULL), ls_row, NULL);
 }
 
 /* create and label: NAME [K=V|K=]... sent as {"labels":{...}} with method;

@@ -25,6 +25,25 @@ static char *task_path(const struct cli *cli, const char *id, const char *rest)
 	return cli_ns_path(cli, "/containers/%s/task%s", e, rest);
 }
 
+/* One row of `ls`. */
+static void ls_row(struct table *tab, json_t *t, void *data)
+{
+	char pid[24] = "-";
+	json_t *p = json_object_get(t, "pid");
+	if (json_is_integer(p))
+		snprintf(pid, sizeof(pid), "%lld",
+			 (long long)json_integer_value(p));
+	const char *status = json_get_string(t, "status");
+	char shown[64];
+	json_t *ex = json_object_get(t, "exit_status");
+	if (status && strcmp(status, "stopped") == 0 && json_is_integer(ex)) {
+		snprintf(shown, sizeof(shown), "stopped (%lld)",
+			 (long long)json_integer_value(ex));
+		status = shown;
+	}
+	table_add(tab, json_get_string(t, "id"), pid, status ? status : "-");
+}
+
 static int ls_run(struct cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -47,39 +66,8 @@ static int ls_run(struct cli *cli, int argc, char **argv)
 	int st = cli_call(cli, "GET", path, NULL, &reply);
 	if (st != CLI_OK)
 		return st;
-	json_t *list = json_object_get(reply, "tasks");
-	size_t i;
-	json_t *t;
-	if (quiet) {
-		json_array_foreach(list, i, t) {
-			const char *id = json_get_string(t, "id");
-			if (id)
-				printf("%s\n", id);
-		}
-	} else if (cli->json) {
-		cli_print_json(reply);
-	} else {
-		struct table *tab = table_new("TASK", "PID", "STATUS", NULL);
-		json_array_foreach(list, i, t) {
-			char pid[24] = "-";
-			json_t *p = json_object_get(t, "pid");
-			if (json_is_integer(p))
-				snprintf(pid, sizeof(pid), "%lld",
-					 (long long)json_integer_value(p));
-			const char *status = json_get_string(t, "status");
-			char shown[64];
-			json_t *ex = json_object_get(t, "exit_status");
-			if (status && strcmp(status, "stopped") == 0 && json_is_integer(ex)) {
-				snprintf(shown, sizeof(shown), "stopped (%lld)",
-					 (long long)json_integer_value(ex));
-				status = shown;
-			}
-			table_add(tab, json_get_string(t, "id"), pid, status ? status : "-");
-		}
-		table_print(tab, stdout);
-		table_free(tab);
-	}
-	return CLI_OK;
+	return cli_print_list(cli, reply, "tasks", "id", quiet,
+			      table_new("TASK", "PID", "STATUS", NULL), ls_row, NULL);
 }
 
 static int start_one(struct cli *cli, const char *id, void *arg)
