@@ -105,25 +105,30 @@ static void force_delete_exit_cb(pid_t pid, int status, void *arg)
 	struct force_delete *f = arg;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		log_debug("runtime delete --force failed", "pid=%d status=%d", (int)pid, status);
-	f->cb(f->data);
+	if (f->cb)
+		f->cb(f->data);
 	free(f);
 }
 
 static void force_delete_once_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct force_delete *f = arg;
-	f->cb(f->data);
+	if (f->cb)
+		f->cb(f->data);
 	free(f);
 }
 
-void runtime_force_delete(struct daemon *d, const char *runtime, const char *root,
-			  const char *id, void (*cb)(void *data), void *data)
+int task_spawn(const char *bin, char *const argv[], int out_fd, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (out_fd >= 0) {
+		posix_spawn_file_actions_adddup2(&fa, out_fd, 1);
+	} else {
+		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	}
 	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
 	posix_spawnattr_t attr;
 	posix_spawnattr_init(&attr);
@@ -132,25 +137,30 @@ void runtime_force_delete(struct daemon *d, const char *runtime, const char *roo
 	sigfillset(&all);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						POSIX_SPAWN_USEVFORK);
+	int rc = posix_spawn(pid, bin, &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc;
+}
+
+void runtime_force_delete(struct daemon *d, const char *runtime, const char *root,
+			  const char *id, void (*cb)(void *data), void *data)
+{
 	char *argv[] = { (char *)runtime, (char *)"--root", (char *)root, (char *)"delete",
 			 (char *)"--force", (char *)id, NULL };
 	pid_t pid;
-	int rc = runtime ? posix_spawn(&pid, runtime, &fa, &attr, argv, environ) : ENOENT;
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	int rc = runtime ? task_spawn(runtime, argv, -1, &pid) : ENOENT;
+	struct force_delete *f = xzalloc(sizeof(*f));
+	f->cb = cb;
+	f->data = data;
 	if (rc != 0) {
 		log_warn("cannot run the runtime to delete a container", "runtime=%s id=%s error=%s",
 			 runtime ? runtime : "", id, strerror(rc));
 		/* still from the loop, never before the caller returns */
-		struct force_delete *f = xzalloc(sizeof(*f));
-		f->cb = cb;
-		f->data = data;
 		event_base_once(d->base, -1, EV_TIMEOUT, force_delete_once_cb, f, NULL);
 		return;
 	}
-	struct force_delete *f = xzalloc(sizeof(*f));
-	f->cb = cb;
-	f->data = data;
 	child_watch(d, pid, force_delete_exit_cb, f);
 }

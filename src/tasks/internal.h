@@ -95,8 +95,11 @@ char *task_dir_path(struct daemon *d, const char *ns, const char *id);
 int task_dir_remove(const char *dir, err_t *err);
 /* Resolve a runtime name ("runc", "crun", an absolute path) to a binary. */
 char *runtime_find(const char *name, err_t *err);
+/* posix_spawn bin with a clean signal state: stdin /dev/null, stdout out_fd
+ * (stderr inherited) or, with out_fd -1, both /dev/null; no other fd. */
+int task_spawn(const char *bin, char *const argv[], int out_fd, pid_t *pid);
 /* Run `runtime --root R delete --force id` without waiting on the loop,
- * then call cb. */
+ * then call cb (may be NULL). */
 void runtime_force_delete(struct daemon *d, const char *runtime, const char *root,
 			  const char *id, void (*cb)(void *data), void *data);
 

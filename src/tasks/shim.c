@@ -2,8 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -15,9 +13,7 @@
 #include "core/log.h"
 #include "core/loop.h"
 #include "core/util.h"
-#include "tasks/shim.h"
-
-extern char **environ;
+#include "tasks/internal.h"
 
 /* ---- spawning --------------------------------------------------------------- */
 
@@ -84,25 +80,9 @@ int shim_spawn(struct daemon *d, const char *shim_bin, const char *dir, shim_spa
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return make_error(err, E_INTERNAL, errno, "pipe");
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-	posix_spawnattr_t attr;
-	posix_spawnattr_init(&attr);
-	sigset_t none, all;
-	sigemptyset(&none);
-	sigfillset(&all);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &all);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-						POSIX_SPAWN_USEVFORK);
 	char *argv[] = { (char *)"berth-shim", (char *)dir, NULL };
 	pid_t pid;
-	int rc = posix_spawn(&pid, shim_bin, &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	int rc = task_spawn(shim_bin, argv, p[1], &pid);
 	close(p[1]);
 	if (rc != 0) {
 		close(p[0]);
