@@ -23,6 +23,8 @@ struct io_copy {
 	bool eof, done;
 	struct evbuffer *buf;
 	struct event *rev, *wev;
+	io_done_fn on_done;     /* called once finished, if set */
+	void *on_done_arg;
 };
 
 static int set_nonblock(int fd)
@@ -52,6 +54,8 @@ static void finish(struct io_copy *io)
 	if (io->out >= 0)
 		close(io->out);
 	io->out = -1;
+	if (io->on_done)
+		io->on_done(io, io->on_done_arg);
 	if (io->output)
 		task_output_done(io->s);
 }
@@ -119,18 +123,76 @@ static void write_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	flush(arg);
 }
 
-static struct io_copy *copy_new(struct shim *s, int in, int out, bool output)
+struct io_copy *io_copy_new(struct shim *s, int in, int out, int log, bool output)
 {
 	struct io_copy *io = xzalloc(sizeof(*io));
 	io->s = s;
 	io->in = in;
 	io->out = out;
-	io->log = output ? s->log_fd : -1;
+	io->log = log;
 	io->output = output;
 	set_nonblock(in);
 	if (out >= 0)
 		set_nonblock(out);
 	return io;
+}
+
+static struct io_copy *copy_new(struct shim *s, int in, int out, bool output)
+{
+	return io_copy_new(s, in, out, output ? s->log_fd : -1, output);
+}
+
+void io_copy_on_done(struct io_copy *io, io_done_fn fn, void *arg)
+{
+	io->on_done = fn;
+	io->on_done_arg = arg;
+}
+
+void io_copy_start(struct io_copy *io)
+{
+	struct shim *s = io->s;
+	io->buf = evbuffer_new();
+	io->rev = event_new(s->base, io->in, EV_READ | EV_PERSIST, read_cb, io);
+	if (io->out >= 0)
+		io->wev = event_new(s->base, io->out, EV_WRITE | EV_PERSIST, write_cb, io);
+	event_add(io->rev, NULL);
+}
+
+void io_copy_close_input(struct io_copy *io)
+{
+	if (io->eof || io->done)
+		return;
+	io->eof = true;
+	if (io->rev)
+		event_del(io->rev);
+	close(io->in);
+	io->in = -1;
+	if (io->buf)
+		flush(io);
+	else
+		finish(io);
+}
+
+bool io_copy_done(const struct io_copy *io)
+{
+	return io->done;
+}
+
+void io_copy_free(struct io_copy *io)
+{
+	if (!io)
+		return;
+	if (io->rev)
+		event_free(io->rev);
+	if (io->wev)
+		event_free(io->wev);
+	if (io->buf)
+		evbuffer_free(io->buf);
+	if (io->in >= 0)
+		close(io->in);
+	if (io->out >= 0)
+		close(io->out);
+	free(io);
 }
 
 static int open_fifo(const char *what, const char *path, int flags, int *fd, err_t *err)
@@ -151,7 +213,12 @@ int io_setup(struct shim *s, err_t *err)
 		if (s->log_fd < 0)
 			return make_error(err, E_INTERNAL, errno, "open `%s`", path);
 	}
-	if (o->stdin_path) {
+	if (o->terminal) {
+		s->console = console_new(s, o->stdin_path, o->stdout_path, s->log_fd, err);
+		if (!s->console)
+			return -1;
+	}
+	if (o->stdin_path && !o->terminal) {
 		int fifo;
 		if (open_fifo("stdin", o->stdin_path, O_RDONLY, &fifo, err) < 0)
 			return -1;
@@ -168,6 +235,10 @@ int io_setup(struct shim *s, err_t *err)
 		/* stderr is always a pipe: it carries create's own errors */
 		if (!paths[i] && s->log_fd < 0 && i == 1)
 			continue;
+		if (o->terminal && i == 1)
+			continue; /* the terminal's output: the console's */
+		if (o->terminal)
+			paths[i] = NULL; /* create's stderr, to nowhere */
 		if (paths[i] && open_fifo(i == 1 ? "stdout" : "stderr", paths[i], O_RDWR, &out,
 					  err) < 0)
 			return -1;
@@ -188,15 +259,11 @@ void io_start(struct shim *s)
 		if (s->child_fds[i] >= 0)
 			close(s->child_fds[i]);
 		s->child_fds[i] = -1;
-		struct io_copy *io = s->io[i];
-		if (!io)
-			continue;
-		io->buf = evbuffer_new();
-		io->rev = event_new(s->base, io->in, EV_READ | EV_PERSIST, read_cb, io);
-		if (io->out >= 0)
-			io->wev = event_new(s->base, io->out, EV_WRITE | EV_PERSIST, write_cb, io);
-		event_add(io->rev, NULL);
+		if (s->io[i])
+			io_copy_start(s->io[i]);
 	}
+	if (s->console)
+		console_start(s->console);
 }
 
 char *io_take_stderr(struct shim *s)
@@ -215,7 +282,16 @@ bool io_output_done(struct shim *s)
 	for (int i = 1; i < 3; i++)
 		if (s->io[i] && !s->io[i]->done)
 			return false;
-	return true;
+	return !s->console || console_output_done(s->console);
+}
+
+int io_close_stdin(struct shim *s, err_t *err UNUSED)
+{
+	if (s->console)
+		console_close_stdin(s->console);
+	else if (s->io[0])
+		io_copy_close_input(s->io[0]);
+	return 0;
 }
 
 void io_release(struct shim *s)
@@ -225,21 +301,11 @@ void io_release(struct shim *s)
 		if (s->child_fds[i] >= 0)
 			close(s->child_fds[i]);
 		s->child_fds[i] = -1;
-		if (!io)
-			continue;
-		if (io->rev)
-			event_free(io->rev);
-		if (io->wev)
-			event_free(io->wev);
-		if (io->buf)
-			evbuffer_free(io->buf);
-		if (io->in >= 0)
-			close(io->in);
-		if (io->out >= 0)
-			close(io->out);
-		free(io);
+		io_copy_free(io);
 		s->io[i] = NULL;
 	}
+	console_free(s->console);
+	s->console = NULL;
 	if (s->log_fd >= 0)
 		close(s->log_fd);
 	s->log_fd = -1;

@@ -153,7 +153,7 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 	}
 	s->init_pid = (pid_t)pid;
 	s->status = TASK_CREATED;
-	if (ctl_listen(s, &err) < 0) {
+	if ((s->console && console_receive(s->console, &err) < 0) || ctl_listen(s, &err) < 0) {
 		undo_created(s, &err);
 		return;
 	}
@@ -225,7 +225,13 @@ static int launch(struct shim *s, err_t *err)
 	if (rootfs_mount(s, err) < 0 || io_setup(s, err) < 0)
 		return -1;
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
-	const char *argv[] = { "--bundle", s->dir, "--pid-file", pidfile, s->opts.id, NULL };
+	const char *argv[] = { "--bundle", s->dir, "--pid-file", pidfile, s->opts.id, NULL, NULL,
+			       NULL };
+	if (s->console) { /* the runtime sends the pty master there */
+		argv[4] = "--console-socket";
+		argv[5] = console_socket(s->console);
+		argv[6] = s->opts.id;
+	}
 	return runtime_run(s, "create", argv, s->child_fds, create_done, NULL, err);
 }
 

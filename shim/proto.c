@@ -104,9 +104,10 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 	if (o->runtime[0] != '/')
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "shim.json: `runtime` must be an absolute path, not `%s`", o->runtime);
-	if (o->terminal)
-		return make_error(err, E_NOT_IMPLEMENTED, 0,
-				  "shim.json: `terminal` is not supported yet");
+	if (o->terminal && o->stderr_path)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "shim.json: a `terminal` has one output stream: `stdout`, not "
+				  "`stderr`");
 	o->runtime_args = string_array(json_object_get(j, "runtime_args"), "runtime_args",
 				       &o->n_runtime_args, err);
 	if (*err || parse_mounts(json_object_get(j, "mounts"), o, err) < 0)
@@ -149,12 +150,16 @@ static const char *const methods[] = {
 	[SHIM_RESUME] = "resume",
 	[SHIM_PIDS] = "pids",
 	[SHIM_UPDATE] = "update",
+	[SHIM_RESIZE] = "resize",
+	[SHIM_CLOSEIO] = "closeio",
 };
 
 void shim_request_release(struct shim_request *req)
 {
 	free(req->resources);
 	req->resources = NULL;
+	free(req->exec_id);
+	req->exec_id = NULL;
 }
 
 static int parse_update(json_t *params, struct shim_request *req, err_t *err)
@@ -170,6 +175,45 @@ static int parse_update(json_t *params, struct shim_request *req, err_t *err)
 	req->resources = json_dumps(json_object_get(params, "resources"), JSON_COMPACT);
 	if (!req->resources)
 		abort();
+	return 0;
+}
+
+/* resize: {"width","height","exec_id"?}; closeio: {"exec_id"?} */
+static int parse_stdio(json_t *params, struct shim_request *req, err_t *err)
+{
+	static const struct json_field resize_fields[] = {
+		{ "width", JF_INTEGER, true },
+		{ "height", JF_INTEGER, true },
+		{ "exec_id", JF_STRING, false },
+		{ NULL },
+	};
+	static const struct json_field closeio_fields[] = {
+		{ "exec_id", JF_STRING, false },
+		{ NULL },
+	};
+	bool resize = req->method == SHIM_RESIZE;
+	if (!params && resize)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`resize` needs `params.width` and `params.height`");
+	if (!params)
+		return 0;
+	if (json_check_object(params, "`params`", resize ? resize_fields : closeio_fields, err) <
+	    0)
+		return -1;
+	const char *exec_id = json_string_value(json_object_get(params, "exec_id"));
+	if (exec_id)
+		req->exec_id = xstrdup(exec_id);
+	if (!resize)
+		return 0;
+	static const char *const dims[] = { "width", "height" };
+	for (int i = 0; i < 2; i++) {
+		json_int_t n = json_integer_value(json_object_get(params, dims[i]));
+		if (n < 1 || n > 65535)
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "`%s` must be 1..65535, not %" JSON_INTEGER_FORMAT, dims[i],
+					  n);
+		*(i ? &req->height : &req->width) = (unsigned)n;
+	}
 	return 0;
 }
 
@@ -209,6 +253,8 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 	json_t *params = json_object_get(j, "params");
 	if (req->method == SHIM_UPDATE)
 		return parse_update(params, req, err);
+	if (req->method == SHIM_RESIZE || req->method == SHIM_CLOSEIO)
+		return parse_stdio(params, req, err);
 	if (!params)
 		return 0;
 	if (req->method != SHIM_KILL) {

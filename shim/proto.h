@@ -58,6 +58,8 @@ enum shim_method {
 	SHIM_RESUME, /* runtime resume ID */
 	SHIM_PIDS,   /* runtime ps --format json ID */
 	SHIM_UPDATE, /* runtime update --resources FILE ID */
+	SHIM_RESIZE, /* TIOCSWINSZ on a process's terminal */
+	SHIM_CLOSEIO, /* end a process's stdin */
 };
 
 struct shim_request {
@@ -67,6 +69,8 @@ struct shim_request {
 	int signal;          /* kill: 1..64, default SIGTERM */
 	bool all;            /* kill: every process of the container */
 	char *resources;     /* update: the OCI linux resources object, compact JSON */
+	char *exec_id;       /* resize, closeio: the exec process, NULL (or "") for init */
+	unsigned width, height; /* resize: 1..65535 each */
 };
 
 /* Parse one request line (without its "\n"). On failure req->has_id and

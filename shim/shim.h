@@ -9,8 +9,9 @@
  * buffers, only libevent_core and jansson.
  *
  * Modules: main.c (start-up handshake, lifecycle), proto.c (wire formats),
- * mount.c (rootfs), io.c (stdio copying), runtime.c (runtime commands),
- * ctl.c (control socket), task.c (requests and the task's state).
+ * mount.c (rootfs), io.c (stdio copying), console.c (terminals: the
+ * console socket, the pty master), runtime.c (runtime commands), ctl.c
+ * (control socket), task.c (requests and the task's state).
  */
 #ifndef BERTH_SHIM_SHIM_H
 #define BERTH_SHIM_SHIM_H
@@ -32,6 +33,7 @@ enum task_status {
 };
 
 struct io_copy;
+struct console;
 struct conn;
 struct req;
 struct rt_cmd;
@@ -93,6 +95,7 @@ struct shim {
 	int child_fds[3];
 	struct io_copy *io[3];
 	int log_fd;
+	struct console *console; /* init's terminal (opts.terminal), else NULL */
 
 	struct rt_cmd *rt;      /* the running runtime command */
 	struct req *queue, **queue_tail; /* requests waiting for their turn */
@@ -139,6 +142,51 @@ char *io_take_stderr(struct shim *s);
 /* All output copied and closed (or nothing to copy). */
 bool io_output_done(struct shim *s);
 void io_release(struct shim *s);
+/* closeio of init: end its stdin (console_close_stdin for a terminal). */
+int io_close_stdin(struct shim *s, err_t *err);
+
+/* One direction of copying (in → out, and log for output) through a buffer
+ * of at most 64 KiB: then the reading stops (backpressure on the writer).
+ * A write error other than EAGAIN drops out (the copy goes on draining
+ * in); the end of in is the end. Takes in and out; log is borrowed (-1:
+ * none). An output copy's end calls task_output_done(). */
+typedef void (*io_done_fn)(struct io_copy *io, void *arg);
+struct io_copy *io_copy_new(struct shim *s, int in, int out, int log, bool output);
+/* fn(io, arg) once the copy has ended (out closed). */
+void io_copy_on_done(struct io_copy *io, io_done_fn fn, void *arg);
+void io_copy_start(struct io_copy *io);
+/* End in now (as if it had reached EOF): out is closed once the buffer is out. */
+void io_copy_close_input(struct io_copy *io);
+bool io_copy_done(const struct io_copy *io);
+void io_copy_free(struct io_copy *io);
+
+/* console.c: a process's terminal, as containerd's shim holds it. Any
+ * process (init, or an exec) that asks for a terminal gets one console:
+ *   c = console_new(s, stdin_fifo, stdout_fifo, log_fd, &err)
+ *   run `runtime create|exec --console-socket console_socket(c) ...`
+ *   console_receive(c, &err) once the runtime succeeded (the master is queued
+ *   on the socket by then), console_start(c) to copy,
+ *   console_resize(), console_close_stdin() on requests,
+ *   console_output_done() before announcing its exit, console_free().
+ * The FIFOs are opened read-write so the copies survive their clients: a
+ * client that goes away is no EOF on stdin and no EPIPE on stdout; output
+ * nobody reads fills the FIFO, then 64 KiB in the shim, then the process's
+ * writes block. Attaching again means opening the same FIFOs. */
+struct console *console_new(struct shim *s, const char *stdin_path, const char *stdout_path,
+			    int log_fd, err_t *err);
+/* The socket path to give the runtime (short: a private directory in /tmp). */
+const char *console_socket(const struct console *c);
+/* Take the pty master the runtime sent (SCM_RIGHTS); removes the socket. */
+int console_receive(struct console *c, err_t *err);
+void console_start(struct console *c);
+/* TIOCSWINSZ on the master; E_FAILED_PRECONDITION before console_receive. */
+int console_resize(struct console *c, unsigned width, unsigned height, err_t *err);
+/* Stop copying stdin; once its buffer is written, send the terminal's EOF
+ * character (VEOF, ^D) to the process. */
+void console_close_stdin(struct console *c);
+/* The master reached its end (every slave fd closed) and the output is out. */
+bool console_output_done(const struct console *c);
+void console_free(struct console *c);
 
 /* runtime.c */
 /* stdio[2] of runtime_run: stderr captured for the runtime's message. */

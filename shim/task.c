@@ -261,6 +261,29 @@ static void delete_kill_done(struct shim *s, struct rt_cmd *c, int status)
 		r->step = DELETE_WAIT_EXIT; /* task_announce() goes on */
 }
 
+/* resize, closeio: no runtime needed; exec processes are not the shim's yet */
+static void begin_stdio(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	const char *eid = r->rq.exec_id;
+	if (eid && *eid) {
+		cleanup_free char *msg = xasprintf("no exec %s", eid);
+		return finish_error(s, r, E_NOT_FOUND, msg);
+	}
+	if (r->rq.method == SHIM_CLOSEIO)
+		io_close_stdin(s, &err);
+	else if (!s->console)
+		make_error(&err, E_FAILED_PRECONDITION, 0, "the process has no terminal");
+	else if (exited(s))
+		make_error(&err, E_FAILED_PRECONDITION, 0, "the process has exited");
+	else
+		console_resize(s->console, r->rq.width, r->rq.height, &err);
+	if (err)
+		finish_error(s, r, err->kind, err->msg);
+	else
+		finish(s, r, proto_answer(r->rq.id, json_object()));
+}
+
 static void begin(struct shim *s, struct req *r)
 {
 	cleanup_err err_t err = NULL;
@@ -342,6 +365,10 @@ static void begin(struct shim *s, struct req *r)
 		else
 			begin_update(s, r);
 		return;
+	case SHIM_RESIZE:
+	case SHIM_CLOSEIO:
+		begin_stdio(s, r);
+		return;
 	}
 }
 
@@ -369,6 +396,10 @@ void task_request(struct shim *s, struct conn *c UNUSED, struct req *r)
 		first = false;
 	if (r->rq.method == SHIM_STATE && first) {
 		ctl_answer(s, r, proto_answer(r->rq.id, state_json(s)));
+		return;
+	}
+	if ((r->rq.method == SHIM_RESIZE || r->rq.method == SHIM_CLOSEIO) && first) {
+		begin_stdio(s, r); /* a terminal must not wait for the runtime */
 		return;
 	}
 	r->qnext = NULL;
