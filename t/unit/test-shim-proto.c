@@ -175,10 +175,50 @@ static void test_runtime_log(void)
 	   "no error line");
 }
 
+static void test_stdio_methods(void)
+{
+	struct shim_request r;
+	enum err_kind k;
+	ok(parse_req("{\"id\":1,\"method\":\"resize\",\"params\":{\"width\":80,\"height\":24}}",
+		     &r, NULL) == 0 &&
+		   r.method == SHIM_RESIZE && r.width == 80 && r.height == 24 && !r.exec_id,
+	   "resize 80x24");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":2,\"method\":\"resize\",\"params\":{\"width\":1,\"height\":65535,"
+		     "\"exec_id\":\"e1\"}}",
+		     &r, NULL) == 0 &&
+		   r.height == 65535 && r.exec_id && !strcmp(r.exec_id, "e1"),
+	   "resize of an exec, the largest height");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":3,\"method\":\"resize\",\"params\":{\"width\":0,\"height\":24}}",
+		     &r, &k) < 0 &&
+		   k == E_INVALID_ARGUMENT && r.id == 3,
+	   "width 0 refused");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":4,\"method\":\"resize\",\"params\":{\"width\":80,\"height\":65536}}",
+		     &r, &k) < 0 &&
+		   k == E_INVALID_ARGUMENT,
+	   "height over 65535 refused");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":5,\"method\":\"resize\",\"params\":{\"width\":80}}", &r, &k) < 0,
+	   "resize needs a height");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":6,\"method\":\"resize\"}", &r, &k) < 0, "resize needs params");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":7,\"method\":\"closeio\"}", &r, NULL) == 0 &&
+		   r.method == SHIM_CLOSEIO,
+	   "closeio");
+	shim_request_release(&r);
+	ok(parse_req("{\"id\":8,\"method\":\"closeio\",\"params\":{\"width\":1}}", &r, &k) < 0,
+	   "closeio takes no size");
+	shim_request_release(&r);
+}
+
 int main(void)
 {
 	test_requests();
 	test_new_methods();
+	test_stdio_methods();
 	test_opts();
 	test_lines();
 	test_runtime_log();
