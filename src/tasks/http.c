@@ -242,6 +242,61 @@ static void task_update_h(struct request *r)
 	tasks_update(r->d, p->ns, p->id, json_object_get(body, "resources"), pending_done, p);
 }
 
+/* exec_id names the init (the container's id) or nothing: execs are not here yet */
+static bool init_only(struct request *r, json_t *body)
+{
+	const char *exec_id = json_get_string(body, "exec_id");
+	if (exec_id && *exec_id && strcmp(exec_id, request_param(r, "id")) != 0) {
+		reply_errorf(r, E_NOT_FOUND, "the task of `%s` has no exec `%s`",
+			     request_param(r, "id"), exec_id);
+		return false;
+	}
+	return true;
+}
+
+static void task_resize_h(struct request *r)
+{
+	static const struct json_field fields[] = {
+		{ "width", JF_ANY, true },
+		{ "height", JF_ANY, true },
+		{ "exec_id", JF_STRING, false },
+		{ NULL },
+	};
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = request_json(r, &err)) ||
+	    json_check_object(body, "request body", fields, &err) < 0)
+		return reply_error(r, &err);
+	static const char *const dims[] = { "width", "height" };
+	unsigned v[2];
+	for (int i = 0; i < 2; i++) {
+		json_t *j = json_object_get(body, dims[i]);
+		json_int_t n = json_is_integer(j) ? json_integer_value(j) : 0;
+		if (n < 1 || n > TASKS_TERMINAL_MAX)
+			return reply_errorf(r, E_INVALID_ARGUMENT,
+					    "`%s` must be an integer 1..%d (characters)", dims[i],
+					    TASKS_TERMINAL_MAX);
+		v[i] = (unsigned)n;
+	}
+	if (!init_only(r, body))
+		return;
+	struct pending *p = pending_new(r, 204);
+	tasks_resize(r->d, p->ns, p->id, v[0], v[1], pending_done, p);
+}
+
+static void task_closeio_h(struct request *r)
+{
+	static const struct json_field fields[] = { { "exec_id", JF_STRING, false }, { NULL } };
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
+		return reply_error(r, &err);
+	if (!init_only(r, body))
+		return;
+	struct pending *p = pending_new(r, 204);
+	tasks_closeio(r->d, p->ns, p->id, pending_done, p);
+}
+
 /* ---- logs ------------------------------------------------------------------- */
 
 struct follow {
@@ -354,5 +409,7 @@ const struct route tasks_routes[] = {
 	{ M_POST, C "/resume", task_resume_h },
 	{ M_GET, C "/pids", task_pids_h },
 	{ M_POST, C "/update", task_update_h },
+	{ M_POST, C "/resize", task_resize_h },
+	{ M_POST, C "/closeio", task_closeio_h },
 	{ 0, NULL },
 };

@@ -38,6 +38,8 @@ struct task {
 	bool starting;      /* a start call is in flight */
 	bool exit_deferred; /* an exit arrived during start: published after it */
 	bool log;           /* output captured in <dir>/log */
+	bool terminal;      /* the init process has a terminal (resize allowed) */
+	json_t *stdio;      /* {"stdin"?,"stdout"?,"stderr"?}: its FIFOs, for attaching */
 	char *runtime;      /* binary path */
 	char *runtime_root;
 	struct shim_conn *conn;
@@ -80,8 +82,10 @@ struct op {
 	void *data;
 };
 struct op *task_op_new(struct task *t, tasks_cb cb, void *data);
-/* {"id","pid","status","exit_status"?,"exited_at"?} */
+/* {"id","pid","status","exit_status"?,"exited_at"?,"terminal","stdin"?,"stdout"?,"stderr"?} */
 json_t *task_json(const struct task *t);
+/* Keep the FIFO paths and terminal flag of io (a create body or shim.json). */
+void task_set_stdio(struct task *t, json_t *io);
 /* cb from the loop, not before the caller returns. */
 void task_fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
 		     const char *fmt, ...) PRINTF_LIKE(5, 6);

@@ -71,6 +71,7 @@ static void restore_one(struct tasks *ts, const char *ns, const char *id)
 		t->runtime = rt ? xstrdup(rt) : NULL;
 		t->runtime_root = root ? xstrdup(root) : NULL;
 		t->log = json_is_true(json_object_get(j, "log"));
+		task_set_stdio(t, j);
 	}
 	cleanup_free char *seen = xasprintf("%s/exit.seen", t->dir);
 	t->exit_seen = access(seen, F_OK) == 0;

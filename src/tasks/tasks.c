@@ -58,6 +58,7 @@ void task_unlink_free(struct task *t)
 	oom_watch_free(t->oom);
 	free(t->cgroup_path);
 	json_decref(t->create_event);
+	json_decref(t->stdio);
 	free(t->runtime);
 	free(t->runtime_root);
 	free(t->ns);
@@ -74,7 +75,23 @@ json_t *task_json(const struct task *t)
 		json_object_set_new(j, "exit_status", json_integer(t->exit_status));
 		json_object_set_new(j, "exited_at", json_string(t->exited_at));
 	}
+	json_object_set_new(j, "terminal", json_boolean(t->terminal));
+	if (t->stdio)
+		json_object_update(j, t->stdio);
 	return j;
+}
+
+void task_set_stdio(struct task *t, json_t *io)
+{
+	json_decref(t->stdio);
+	t->stdio = json_object();
+	static const char *const keys[] = { "stdin", "stdout", "stderr" };
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		json_t *v = json_object_get(io, keys[i]);
+		if (json_is_string(v))
+			json_object_set(t->stdio, keys[i], v);
+	}
+	t->terminal = json_is_true(json_object_get(io, "terminal"));
 }
 
 static json_t *exit_json(const struct task *t)
@@ -354,9 +371,10 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	if (!t->runtime)
 		return -1;
 	t->runtime_root = xasprintf("%s/runc/%s", d->cfg.state, t->ns);
-	if (json_is_true(json_object_get(io, "terminal")))
-		return make_error(err, E_NOT_IMPLEMENTED, 0,
-				  "terminal tasks are not available yet (issue 6)");
+	bool terminal = json_is_true(json_object_get(io, "terminal"));
+	if (terminal && json_is_string(json_object_get(io, "stderr")))
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "a `terminal` has one output stream: give `stdout`, not `stderr`");
 	static const char *const keys[] = { "stdin", "stdout", "stderr" };
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
 		if (check_fifo(io, keys[i], err) < 0)
@@ -374,11 +392,21 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	const char *cg = json_string_value(
 		json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
 	t->cgroup_path = cg ? xstrdup(cg) : NULL;
-	if (json_is_true(json_object_get(json_object_get(spec, "process"), "terminal")))
-		return make_error(err, E_NOT_IMPLEMENTED, 0,
-				  "container `%s` asks for a terminal: terminal tasks are not "
-				  "available yet (issue 6)",
+	/* runc refuses a console socket without process.terminal and a terminal
+	 * without one: say so before, in the container's words */
+	bool spec_terminal =
+		json_is_true(json_object_get(json_object_get(spec, "process"), "terminal"));
+	if (spec_terminal && !terminal)
+		return make_error(err, E_FAILED_PRECONDITION, 0,
+				  "container `%s` has process.terminal: its task must be created "
+				  "with `terminal: true`",
 				  t->id);
+	if (terminal && !spec_terminal)
+		return make_error(err, E_FAILED_PRECONDITION, 0,
+				  "container `%s` was created without process.terminal: its task "
+				  "cannot have a terminal",
+				  t->id);
+	task_set_stdio(t, io);
 	cleanup_json json_t *mounts = NULL;
 	const char *sn = json_get_string(c, "snapshotter");
 	const char *key = json_get_string(c, "snapshot_key");
@@ -420,7 +448,7 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 		"{s:s,s:s,s:s,s:s,s:O,s:O?,s:O?,s:O?,s:b,s:b}", "id", t->id, "namespace", t->ns,
 		"runtime", t->runtime, "runtime_root", t->runtime_root, "mounts", mounts, "stdin",
 		json_object_get(io, "stdin"), "stdout", json_object_get(io, "stdout"), "stderr",
-		json_object_get(io, "stderr"), "log", t->log, "terminal", 0);
+		json_object_get(io, "stderr"), "log", t->log, "terminal", terminal);
 	if (write_json_file(t->dir, "config.json", spec, err) < 0 ||
 	    write_json_file(t->dir, "shim.json", opts, err) < 0)
 		return -1;
@@ -428,7 +456,7 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 		"{s:s,s:s,s:O,s:{s:O?,s:O?,s:O?,s:b}}", "container_id", t->id, "bundle", t->dir,
 		"rootfs", mounts, "io", "stdin", json_object_get(io, "stdin"), "stdout",
 		json_object_get(io, "stdout"), "stderr", json_object_get(io, "stderr"), "terminal",
-		0);
+		terminal);
 	return 0;
 }
 

@@ -10,8 +10,10 @@
  * an error (freed after the callback). Every started operation calls back
  * exactly once, at the latest from tasks_free() (E_UNAVAILABLE).
  *
- * Served objects: {"id","pid","status","exit_status"?,"exited_at"?}, status
- * created, running, paused, stopped or unknown (its shim is gone).
+ * Served objects: {"id","pid","status","exit_status"?,"exited_at"?,"terminal",
+ * "stdin"?,"stdout"?,"stderr"?}, status created, running, paused, stopped or
+ * unknown (its shim is gone); the FIFO paths it was created with (a client
+ * attaches to a terminal task by opening them again).
  * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete,
  * /tasks/paused, /tasks/resumed ({"container_id"}).
  */
@@ -36,7 +38,9 @@ size_t tasks_count(struct daemon *d);
 json_t *tasks_get(struct daemon *d, const char *ns, const char *id, err_t *err);
 json_t *tasks_list(struct daemon *d, const char *ns);
 
-/* io: {"stdin"?,"stdout"?,"stderr"? (FIFO paths),"terminal"?,"log"?} */
+/* io: {"stdin"?,"stdout"?,"stderr"? (FIFO paths),"terminal"?,"log"?}; with
+ * terminal the container's process.terminal must be true (and the other
+ * way round: E_FAILED_PRECONDITION), and there is no stderr. */
 void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, tasks_cb cb,
 		  void *data);
 void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
@@ -62,6 +66,16 @@ void tasks_update(struct daemon *d, const char *ns, const char *id, json_t *reso
  * quota -1 or 1000.. at most the machine's CPUs, period 1000..1000000, pids
  * limit -1 or 1..4194304, blockIO weight 10..1000; unknown keys refused. */
 int tasks_check_resources(json_t *resources, err_t *err);
+
+/* terminal.c. resize: set the window size of the task's terminal (each
+ * 1..TASKS_TERMINAL_MAX, else E_INVALID_ARGUMENT; E_FAILED_PRECONDITION for a
+ * task without a terminal or a stopped one). closeio: end its stdin (EOF
+ * for a pipe; the terminal's EOF character for a terminal); a task without
+ * stdin has nothing to close. Both answer {}. */
+#define TASKS_TERMINAL_MAX 65535
+void tasks_resize(struct daemon *d, const char *ns, const char *id, unsigned width,
+		  unsigned height, tasks_cb cb, void *data);
+void tasks_closeio(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
 
 /* The captured output of a task created with "log": E_NOT_FOUND without a
  * task, E_FAILED_PRECONDITION when it does not capture. Returns the path. */
