@@ -43,6 +43,7 @@
 
 #include "cli/cli.h"
 #include "cli/container_opts.h"
+#include "cli/tty.h"
 #include "core/json.h"
 #include "remotes/reference.h"
 
@@ -67,6 +68,8 @@ struct run {
 	char *fifo[NSTREAMS]; /* its stdout and stderr FIFOs */
 	int fd[NSTREAMS];     /* their read ends, -1 once at EOF */
 	bool interactive;     /* -i: our stdin goes to the container */
+	bool tty;	      /* -t: the container gets a terminal (stdout only) */
+	bool keep_fifos;      /* -d -t: they outlive us (`berth tasks attach`) */
 	char *in_fifo;	      /* then: its stdin FIFO */
 	int in_fd;	      /* our end of it (O_RDWR), -1 once closed */
 	bool in_eof;	      /* our stdin has ended: close in_fd once inbuf is out */
@@ -120,11 +123,17 @@ static bool remove_container(struct run *r)
 
 static void remove_fifos(struct run *r)
 {
+	if (r->keep_fifos) { /* the shim holds them; `berth tasks rm` removes them */
+		free(r->in_fifo);
+		r->in_fifo = NULL;
+		free(r->dir);
+		r->dir = NULL;
+	}
 	for (int i = 0; i < NSTREAMS; i++) {
 		if (r->fd[i] >= 0)
 			close(r->fd[i]);
 		r->fd[i] = -1;
-		if (r->fifo[i])
+		if (r->fifo[i] && !r->keep_fifos)
 			unlink(r->fifo[i]);
 		free(r->fifo[i]);
 		r->fifo[i] = NULL;
@@ -160,7 +169,7 @@ static int make_fifos(struct run *r, err_t *err)
 		return make_error(err, E_INTERNAL, e, "cannot make a FIFO directory in `%s`", base);
 	}
 	static const char *const names[NSTREAMS] = {"stdout", "stderr"};
-	for (int i = 0; i < NSTREAMS; i++) {
+	for (int i = 0; i < (r->tty ? 1 : NSTREAMS); i++) { /* a terminal: stdout only */
 		r->fifo[i] = xasprintf("%s/%s", r->dir, names[i]);
 		if (mkfifo(r->fifo[i], 0600) < 0)
 			return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`",
@@ -405,6 +414,14 @@ static int run_detached(struct run *r)
 	err_t err = NULL;
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody = json_pack("{s:b}", "log", 1);
+	if (r->tty) {
+		/* FIFOs the shim keeps open: `berth tasks attach` opens them again */
+		if (make_fifos(r, &err) < 0)
+			return cli_fail(&err, RUN_FAILED);
+		json_decref(tbody);
+		tbody = json_pack("{s:b,s:s,s:s}", "terminal", 1, "stdout", r->fifo[OUT], "stdin",
+				  r->in_fifo);
+	}
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
 	cleanup_free char *start = container_path(r, "/task/start");
@@ -414,8 +431,48 @@ static int run_detached(struct run *r)
 		remove_task(r, NULL);
 		return st;
 	}
+	r->keep_fifos = r->tty;
 	printf("%s\n", r->id);
 	return CLI_OK;
+}
+
+static void forward_cb(void *arg, int sig)
+{
+	forward_signal(arg, sig);
+}
+
+/* -t, started: raw mode (with -i) while attached, restored before anything
+ * is printed; the exit status as without -t. */
+static int run_terminal(struct run *r)
+{
+	err_t err = NULL;
+	if (r->interactive && tty_raw(STDIN_FILENO, &err) < 0) {
+		cli_fail(&err, RUN_FAILED);
+		forward_signal(r, SIGKILL);
+		remove_task(r, NULL);
+		return RUN_FAILED;
+	}
+	struct tty_attach a = {
+	    .cli = r->cli,
+	    .c = r->c,
+	    .id = r->id,
+	    .in_fd = r->in_fd,
+	    .out_fd = r->fd[OUT],
+	    .sigfd = r->sigfd,
+	    .on_signal = forward_cb,
+	    .arg = r,
+	};
+	r->in_fd = -1; /* tty_attach_run closes it */
+	int status = tty_attach_run(&a, &err);
+	tty_restore();
+	tty_attach_release(&a);
+	if (a.in_fd >= 0)
+		close(a.in_fd);
+	if (status < 0)
+		return cli_fail(&err, RUN_FAILED);
+	cleanup_json json_t *deleted = NULL;
+	remove_task(r, &deleted);
+	return status;
 }
 
 static int run_foreground(struct run *r)
@@ -425,11 +482,18 @@ static int run_foreground(struct run *r)
 		return cli_fail(&err, RUN_FAILED);
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody =
-	    json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
+	    r->tty ? json_pack("{s:s,s:b}", "stdout", r->fifo[OUT], "terminal", 1)
+		   : json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
 	if (r->in_fifo)
 		json_object_set_new(tbody, "stdin", json_string(r->in_fifo));
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
+	/* its size before it starts: a shell reads it once at start */
+	if (r->tty && tty_send_size(r->cli, r->c, r->id, STDIN_FILENO, &err) != CLIENT_OK) {
+		cli_fail(&err, RUN_FAILED);
+		remove_task(r, NULL);
+		return RUN_FAILED;
+	}
 	cleanup_free char *start = container_path(r, "/task/start");
 	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
 		int st = start_failure_status(err);
@@ -437,6 +501,8 @@ static int run_foreground(struct run *r)
 		remove_task(r, NULL);
 		return st;
 	}
+	if (r->tty)
+		return run_terminal(r);
 	cleanup_json json_t *waited = NULL;
 	enum client_status ws = wait_exit(r, &waited, &err);
 	fflush(stdout);
@@ -456,6 +522,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	    {"rm", no_argument, NULL, OPT_RM},
 	    {"detach", no_argument, NULL, 'd'},
 	    {"interactive", no_argument, NULL, 'i'},
+	    {"tty", no_argument, NULL, 't'},
 	    CLI_OPT_HELP,
 	    {NULL, 0, NULL, 0},
 	};
@@ -464,7 +531,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	struct run r = {.cli = cli, .fd = {-1, -1}, .in_fd = -1, .inbuf = BUF_INIT, .sigfd = -1};
 	bool detach = false;
 	int c;
-	while ((c = cli_getopt(cli, argc, argv, "+dih", longopts)) != -1) {
+	while ((c = cli_getopt(cli, argc, argv, "+dith", longopts)) != -1) {
 		int h = container_opts_handle(cli, &o, c, optarg);
 		if (h == 1)
 			continue;
@@ -480,6 +547,10 @@ static int run_run(struct cli *cli, int argc, char **argv)
 			r.interactive = true;
 			continue;
 		}
+		if (h == 0 && c == 't') {
+			r.tty = true;
+			continue;
+		}
 		container_opts_release(&o);
 		if (h == 0 && c == 'h')
 			return cli_getopt_other(cli, c);
@@ -491,7 +562,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 						   : "missing the IMAGE and the container ID");
 		return RUN_FAILED;
 	}
-	if (detach && r.interactive) {
+	if (detach && r.interactive && !r.tty) {
 		container_opts_release(&o);
 		cli_usage_error(cli,
 				"-i and -d do not go together: a detached container has no stdin");
@@ -503,10 +574,25 @@ static int run_run(struct cli *cli, int argc, char **argv)
 				     "stays until `berth tasks rm` and `berth containers rm`");
 		return RUN_FAILED;
 	}
+	if (r.tty && !detach && !isatty(STDIN_FILENO)) {
+		container_opts_release(&o);
+		fprintf(stderr, "berth: the input device is not a TTY\n");
+		return RUN_FAILED;
+	}
+	if (r.tty && detach)
+		r.interactive = true; /* a stdin FIFO to attach to later */
 	r.id = argv[optind + 1];
 	cleanup_json json_t *body = NULL;
 	container_opts_body(&o, argv[optind], r.id, argc - optind - 2, argv + optind + 2, &body);
 	container_opts_release(&o);
+	if (r.tty) {
+		json_t *process = json_object_get(body, "process");
+		if (!process) {
+			process = json_object();
+			json_object_set_new(body, "process", process);
+		}
+		json_object_set_new(process, "terminal", json_true());
+	}
 
 	int st;
 	if (!(r.c = cli_client(cli, &st)))
@@ -521,6 +607,8 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGQUIT);
+	if (r.tty)
+		sigaddset(&mask, SIGWINCH);
 	if (!detach) {
 		sigprocmask(SIG_BLOCK, &mask, &old);
 		r.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -555,7 +643,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 const struct cli_command cmd_run = {
     .name = "run",
     .summary = "run a container",
-    .synopsis = "[--rm] [-d | -i] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
+    .synopsis = "[--rm] [-d | -i] [-t] [OPTIONS] IMAGE ID [CMD [ARGS...]]",
     .help = "Create the container ID from IMAGE, start its task and, in the foreground,\n"
 	    "copy its stdout and stderr (through FIFOs) until it exits, then delete the\n"
 	    "task and exit with the container's exit status (128+N if signal N ended\n"
@@ -577,7 +665,11 @@ const struct cli_command cmd_run = {
 	    "  -d, --detach             start it and print ID; its output goes to the task's\n"
 	    "                           log (`berth tasks logs ID`)\n"
 	    "  -i, --interactive        copy berth's stdin to the container's (through a\n"
-	    "                           FIFO); its end closes the container's "
-	    "stdin\n" CONTAINER_OPTS_HELP "  -h, --help               show this help\n",
+	    "                           FIFO); its end closes the container's stdin\n"
+	    "  -t, --tty                give the container a terminal (process.terminal);\n"
+	    "                           with -i berth's terminal is in raw mode until the\n"
+	    "                           container exits and its size follows berth's; stdin\n"
+	    "                           must be a terminal. With -d: keep its FIFOs for\n"
+	    "                           `berth tasks attach ID`\n" CONTAINER_OPTS_HELP "  -h, --help               show this help\n",
     .run = run_run,
 };

@@ -169,6 +169,30 @@ static int wait_task(struct cli *cli, const char *id, json_t **reply)
 	return CLI_OK;
 }
 
+/* The FIFOs `berth run -d -t` left for attaching (in a berth-run-XXXXXX
+ * directory of its own): removed with the task. Others are the client's. */
+static void remove_run_fifos(const json_t *task)
+{
+	static const char *const keys[] = {"stdin", "stdout", "stderr"};
+	char *dir = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		const char *p = json_get_string(task, keys[i]);
+		const char *slash = p ? strrchr(p, '/') : NULL;
+		if (!slash)
+			continue;
+		cleanup_free char *d = xstrndup(p, (size_t)(slash - p));
+		const char *base = strrchr(d, '/');
+		if (!base || strncmp(base + 1, "berth-run-", 10) != 0)
+			continue;
+		unlink(p);
+		free(dir);
+		dir = steal_ptr(&d);
+	}
+	if (dir)
+		rmdir(dir);
+	free(dir);
+}
+
 static int rm_one(struct cli *cli, const char *id, void *arg)
 {
 	const bool *force = arg;
@@ -190,7 +214,17 @@ static int rm_one(struct cli *cli, const char *id, void *arg)
 			return st;
 	}
 	cleanup_free char *path = task_path(cli, id, "");
-	return cli_call(cli, "DELETE", path, NULL, NULL);
+	cleanup_json json_t *task = NULL;
+	struct client *c = cli_client(cli, &st);
+	if (!c)
+		return st;
+	err_t gerr = NULL;
+	if (client_call(c, "GET", path, NULL, &task, &gerr) != CLIENT_OK)
+		err_free(&gerr); /* DELETE says why */
+	st = cli_call(cli, "DELETE", path, NULL, NULL);
+	if (st == CLI_OK && task)
+		remove_run_fifos(task);
+	return st;
 }
 
 static int rm_run(struct cli *cli, int argc, char **argv)
@@ -578,6 +612,7 @@ const struct cli_command cmd_tasks = {
 	    "container's id.",
     .subcommands =
 	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs,
-		     &tasks_pause, &tasks_resume, &tasks_ps, &tasks_update, &cmd_tasks_metrics),
+		     &tasks_pause, &tasks_resume, &tasks_ps, &tasks_update, &cmd_tasks_metrics,
+		     &cmd_tasks_attach, &cmd_tasks_resize, &cmd_tasks_closeio),
     .fallback = &tasks_ls,
 };
