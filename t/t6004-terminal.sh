@@ -75,3 +75,183 @@ test_expect_success 'run -t -i busybox sh: a usable shell; exit 3 is its exit co
 	test -s before &&
 	test_cmp before after
 '
+
+test_expect_success 'run -t -i: stty size shows the size of our terminal; a resize is seen inside' '
+	test_expect_code 0 in_pty -s 100x30 "expect:# " "send:stty size\r" "expect:30 100" \
+		"resize:120x40" "send:stty size\r" "expect:40 120" \
+		"resize:61x17" "send:stty size; exit\r" "expect:17 61" \
+		-- "$BERTH" run --rm -t -i "$IMG" t6sz sh
+'
+
+# signal_session SIG N CODE: berth run -t -i in the background of a script
+# (its stdin the terminal), SIG sent to berth once the container is ready;
+# berth forwards it, the container exits CODE, the terminal is restored.
+signal_session () {
+	rm -f berth.pid before after &&
+	cat >session.sh <<-EOF &&
+	stty -g >before
+	"$BERTH" run --rm -t -i "$IMG" t6sig sh -c "trap \"exit $3\" $1; echo ready; while :; do sleep 1; done" </dev/tty &
+	echo \$! >berth.pid
+	wait \$!
+	rc=\$?
+	stty -g >after
+	exit \$rc
+	EOF
+	test_expect_code $3 in_pty "expect:ready" "killpid:berth.pid:$2" -- sh session.sh &&
+	test -s before &&
+	test_cmp before after
+}
+
+test_expect_success 'run -t -i: SIGTERM to berth goes to the container; terminal restored' '
+	signal_session TERM 15 7
+'
+
+test_expect_success 'run -t -i: SIGHUP too' '
+	signal_session HUP 1 8
+'
+
+test_expect_success 'run -t -i: a command not in the image is 127; the terminal untouched' '
+	cat >session.sh <<-EOF &&
+	stty -g >before
+	"$BERTH" run --rm -t -i "$IMG" t6sh /nonexistent
+	rc=\$?
+	stty -g >after
+	exit \$rc
+	EOF
+	test_expect_code 127 in_pty -- sh session.sh &&
+	test_cmp before after
+'
+
+test_expect_success 'task create: terminal needs process.terminal and the other way round (412); no stderr (400)' '
+	api POST "$C" -d "{\"id\":\"t6mm\",\"image\":\"$IMG\",\"process\":{\"args\":[\"true\"]}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6mm/task" -d "{\"terminal\":true}" && test "$(cat status)" = 412 &&
+	jq -e ".error.code == \"failed_precondition\" and (.error.message | test(\"without process.terminal\"))" out &&
+	api DELETE "$C/t6mm?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	api POST "$C" -d "{\"id\":\"t6mm\",\"image\":\"$IMG\",\"process\":{\"args\":[\"true\"],\"terminal\":true}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6mm/task" -d "{\"log\":true}" && test "$(cat status)" = 412 &&
+	jq -e ".error.message | test(\"terminal: true\")" out &&
+	mkfifo mm.err &&
+	api POST "$C/t6mm/task" -d "{\"terminal\":true,\"stderr\":\"$TRASH/mm.err\"}" &&
+	test "$(cat status)" = 400 &&
+	jq -e ".error.message | test(\"stderr\")" out &&
+	api GET "$C/t6mm/task" && test "$(cat status)" = 404 &&
+	api DELETE "$C/t6mm?cleanup=snapshot" && test "$(cat status)" = 204
+'
+
+test_expect_success 'terminal task through the API: FIFOs, size set before start, input, exit code' '
+	api POST "$C" -d "{\"id\":\"t6api\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sh\",\"-c\",\"stty size; read x; echo got \$x; exit 4\"],\"terminal\":true}}" &&
+	test "$(cat status)" = 201 &&
+	mkfifo api.in api.out &&
+	{ cat api.out >api.got & } &&
+	api POST "$C/t6api/task" -d "{\"terminal\":true,\"stdin\":\"$TRASH/api.in\",\"stdout\":\"$TRASH/api.out\"}" &&
+	test "$(cat status)" = 201 &&
+	jq -e ".terminal == true and .stdin == \"$TRASH/api.in\" and .stdout == \"$TRASH/api.out\" and (has(\"stderr\") | not)" out &&
+	api POST "$C/t6api/task/resize" -d "{\"width\":91,\"height\":27}" && test "$(cat status)" = 204 &&
+	api POST "$C/t6api/task/start" && test "$(cat status)" = 200 &&
+	echo hello >api.in &&
+	api POST "$C/t6api/task/wait" && test "$(cat status)" = 200 &&
+	jq -e ".exit_status == 4" out &&
+	test_wait_for 10 grep "got hello" api.got &&
+	grep "^27 91" api.got &&
+	api GET "$C/t6api/task" && jq -e ".status == \"stopped\" and .terminal == true" out &&
+	api POST "$C/t6api/task/resize" -d "{\"width\":80,\"height\":24}" && test "$(cat status)" = 412 &&
+	jq -e ".error.message | test(\"stopped\")" out &&
+	api DELETE "$C/t6api/task" && test "$(cat status)" = 200 &&
+	api DELETE "$C/t6api?cleanup=snapshot" && test "$(cat status)" = 204
+'
+
+test_expect_success 'resize: bad sizes 400, no task 404, unknown exec 404, a task without a terminal 412' '
+	api POST "$C/t6none/task/resize" -d "{\"width\":80,\"height\":24}" && test "$(cat status)" = 404 &&
+	api POST "$C" -d "{\"id\":\"t6pipe\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"1000\"]}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6pipe/task" -d "{\"log\":true}" && test "$(cat status)" = 201 &&
+	jq -e ".terminal == false" out &&
+	for body in "{\"width\":0,\"height\":24}" "{\"width\":80,\"height\":100000}" \
+		"{\"width\":-1,\"height\":24}" "{\"width\":80}" "{\"width\":\"80\",\"height\":24}" \
+		"{\"width\":80,\"height\":24,\"depth\":3}" ""
+	do
+		api POST "$C/t6pipe/task/resize" -d "$body" && test "$(cat status)" = 400 &&
+		jq -e ".error.code == \"invalid_argument\"" out || { echo "$body:" && cat out && return 1; }
+	done &&
+	api POST "$C/t6pipe/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"e1\"}" &&
+	test "$(cat status)" = 404 &&
+	api POST "$C/t6pipe/task/resize" -d "{\"width\":80,\"height\":24}" && test "$(cat status)" = 412 &&
+	jq -e ".error.code == \"failed_precondition\" and (.error.message | test(\"no terminal\"))" out &&
+	test_expect_code 1 "$BERTH" tasks resize t6pipe 80 24 2>err &&
+	grep "no terminal" err &&
+	test_expect_code 2 "$BERTH" tasks resize t6pipe wide 24 2>err &&
+	gone t6pipe
+'
+
+test_expect_success 'closeio: cat in a task without a terminal reads EOF while a writer holds its FIFO' '
+	api POST "$C" -d "{\"id\":\"t6cio\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sh\",\"-c\",\"cat; echo cat-ended\"]}}" &&
+	test "$(cat status)" = 201 &&
+	mkfifo cio.in &&
+	api POST "$C/t6cio/task" -d "{\"log\":true,\"stdin\":\"$TRASH/cio.in\"}" && test "$(cat status)" = 201 &&
+	{ sleep 1000 >cio.in & } && holder=$! &&
+	test_when_finished "kill $holder" &&
+	api POST "$C/t6cio/task/start" && test "$(cat status)" = 200 &&
+	echo abc >cio.in &&
+	test_wait_for 10 grep abc "$TRASH/state/tasks/default/t6cio/log" &&
+	api GET "$C/t6cio/task" && jq -e ".status == \"running\"" out &&
+	api POST "$C/t6cio/task/closeio" && test "$(cat status)" = 204 &&
+	api POST "$C/t6cio/task/wait" && test "$(cat status)" = 200 && jq -e ".exit_status == 0" out &&
+	grep cat-ended "$TRASH/state/tasks/default/t6cio/log" &&
+	api POST "$C/t6cio/task/closeio" -d "{\"exec_id\":\"e1\"}" && test "$(cat status)" = 404 &&
+	api POST "$C/t6cio/task/closeio" -d "{\"stdin\":true}" && test "$(cat status)" = 400 &&
+	api POST "$C/t6none/task/closeio" && test "$(cat status)" = 404 &&
+	gone t6cio
+'
+
+test_expect_success 'closeio of a terminal task: the process reads the terminal EOF (berth tasks closeio)' '
+	api POST "$C" -d "{\"id\":\"t6tcio\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sh\",\"-c\",\"cat >/dev/null; echo eof-seen; exit 6\"],\"terminal\":true}}" &&
+	test "$(cat status)" = 201 &&
+	mkfifo tcio.in tcio.out &&
+	{ cat tcio.out >tcio.got & } &&
+	api POST "$C/t6tcio/task" -d "{\"terminal\":true,\"stdin\":\"$TRASH/tcio.in\",\"stdout\":\"$TRASH/tcio.out\"}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6tcio/task/start" && test "$(cat status)" = 200 &&
+	echo some input >tcio.in &&
+	test_wait_for 10 grep "some input" tcio.got &&
+	api GET "$C/t6tcio/task" && jq -e ".status == \"running\"" out &&
+	"$BERTH" tasks closeio t6tcio >closed && test "$(cat closed)" = t6tcio &&
+	api POST "$C/t6tcio/task/wait" && test "$(cat status)" = 200 && jq -e ".exit_status == 6" out &&
+	test_wait_for 10 grep eof-seen tcio.got &&
+	gone t6tcio
+'
+
+test_expect_success 'run -d -t, then attach: type, detach with Ctrl-P Ctrl-Q, it runs on' '
+	"$BERTH" run -d -t "$IMG" t6det sh >id && test "$(cat id)" = t6det &&
+	api GET "$C/t6det/task" && jq -e ".terminal == true and .status == \"running\"" out &&
+	jq -r .stdout out >fifo.path && test -p "$(cat fifo.path)" &&
+	test_expect_code 0 in_pty -s 77x21 "send:echo \$((5*5))\r" "expect:25" \
+		"send:stty size\r" "expect:21 77" "send:\x10\x11" -- "$BERTH" tasks attach t6det &&
+	api GET "$C/t6det/task" && jq -e ".status == \"running\"" out
+'
+
+test_expect_success 'attach again: the same shell; its exit ends attach with its code; rm removes the FIFOs' '
+	test_expect_code 9 in_pty -s 90x20 "send:echo \$((6*6))\r" "expect:36" \
+		"send:stty size\r" "expect:20 90" "send:exit 9\r" -- "$BERTH" tasks attach t6det &&
+	api GET "$C/t6det/task" && jq -e ".status == \"stopped\" and .exit_status == 9" out &&
+	"$BERTH" tasks rm t6det &&
+	! test -e "$(cat fifo.path)" &&
+	! test -e "$(dirname "$(cat fifo.path)")" &&
+	"$BERTH" containers rm t6det
+'
+
+test_expect_success 'attach: a task without a terminal is refused; resize and closeio of the CLI' '
+	"$BERTH" run -d "$IMG" t6pipe sleep 1000 &&
+	test_expect_code 1 "$BERTH" tasks attach t6pipe 2>err </dev/null &&
+	grep "no terminal" err &&
+	"$BERTH" tasks closeio t6pipe >out && test "$(cat out)" = t6pipe &&
+	gone t6pipe
+'
+
+test_expect_success 'no FIFO directory left by run -t' '
+	ls "$XDG_RUNTIME_DIR" >left &&
+	test_must_be_empty left
+'
+
+test_done

@@ -14,6 +14,7 @@
  *                  (same escapes); a timeout prints what came and exits 125
  *   resize:CxR     set the window size (the foreground group gets SIGWINCH)
  *   kill:N         send signal N to the command
+ *   killpid:FILE:N send signal N to the pid written in FILE (waits for FILE)
  * After the last step the output is read until the command has exited.
  */
 #define _GNU_SOURCE
@@ -213,6 +214,29 @@ int main(int argc, char **argv)
 			set_size(text);
 		} else if (!strncmp(step, "kill:", 5)) {
 			kill(child, atoi(text));
+		} else if (!strncmp(step, "killpid:", 8)) {
+			char *sig = strrchr(text, ':');
+			long pid = 0;
+			if (!sig) {
+				fprintf(stderr, "pty-run: killpid:FILE:N\n");
+				free(text);
+				return finish(2);
+			}
+			*sig++ = '\0';
+			while (pid <= 0 && now() < deadline) {
+				FILE *f = fopen(text, "r");
+				if (!f || fscanf(f, "%ld", &pid) != 1)
+					pid = 0;
+				if (f)
+					fclose(f);
+				if (pid <= 0 && pump(100) < 0)
+					ended = true;
+			}
+			if (pid <= 0 || kill((pid_t)pid, atoi(sig)) < 0) {
+				fprintf(stderr, "pty-run: cannot signal the pid in `%s`\n", text);
+				free(text);
+				return finish(125);
+			}
 		} else {
 			fprintf(stderr, "pty-run: unknown step `%s`\n", step);
 			free(text);
