@@ -10,6 +10,12 @@ test -x "$PTY" || {
 	test_done
 }
 
+# The shims' stderr is /dev/null once they have reported: sanitizer
+# reports (of every program here) go to files, checked by the last test.
+ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$TRASH_DIRECTORY/sanitizer"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
 # run's FIFO directories go here, so that the tests can see what is left
 XDG_RUNTIME_DIR=$TRASH_DIRECTORY/xdg
 export XDG_RUNTIME_DIR
@@ -252,6 +258,14 @@ test_expect_success 'attach: a task without a terminal is refused; resize and cl
 test_expect_success 'no FIFO directory left by run -t' '
 	ls "$XDG_RUNTIME_DIR" >left &&
 	test_must_be_empty left
+'
+
+test_expect_success 'berthd stopped; no sanitizer report from any program' '
+	stop_berthd &&
+	for f in sanitizer.*; do
+		test -e "$f" || continue
+		cat "$f" && return 1
+	done
 '
 
 test_done
