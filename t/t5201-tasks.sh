@@ -186,8 +186,8 @@ test_expect_success 'bad input: unknown container, duplicate task, bad signal, b
 	nothing_left dup &&
 	api DELETE "$C/dup?cleanup=snapshot" && test "$(cat status)" = 204 &&
 	new_container tty "\"process\":{\"args\":[\"sh\"],\"terminal\":true}" &&
-	api POST "$C/tty/task" -d "{}" && test "$(cat status)" = 501 &&
-	api POST "$C/tty/task" -d "{\"terminal\":true}" && test "$(cat status)" = 501 &&
+	api POST "$C/tty/task" -d "{}" && test "$(cat status)" = 412 &&
+	jq -e ".error.message | test(\"terminal: true\")" out &&
 	nothing_left tty &&
 	api DELETE "$C/tty?cleanup=snapshot" && test "$(cat status)" = 204
 '
