@@ -116,6 +116,18 @@ test_expect_success 'run -t -i: SIGHUP too' '
 	signal_session HUP 1 8
 '
 
+test_expect_success 'run -t without -i: a terminal, no input, no raw mode; its exit code' '
+	cat >session.sh <<-EOF &&
+	stty -g >before
+	"$BERTH" run --rm -t "$IMG" t6sh sh -c "tty; stty size; exit 2"
+	rc=\$?
+	stty -g >after
+	exit \$rc
+	EOF
+	test_expect_code 2 in_pty -s 70x22 "expect:/dev/pts/" "expect:22 70" -- sh session.sh &&
+	test_cmp before after
+'
+
 test_expect_success 'run -t -i: a command not in the image is 127; the terminal untouched' '
 	cat >session.sh <<-EOF &&
 	stty -g >before
@@ -235,6 +247,14 @@ test_expect_success 'run -d -t, then attach: type, detach with Ctrl-P Ctrl-Q, it
 	test_expect_code 0 in_pty -s 77x21 "send:echo \$((5*5))\r" "expect:25" \
 		"send:stty size\r" "expect:21 77" "send:\x10\x11" -- "$BERTH" tasks attach t6det &&
 	api GET "$C/t6det/task" && jq -e ".status == \"running\"" out
+'
+
+test_expect_success 'berthd restarted: the terminal task keeps its terminal and FIFOs (live restore)' '
+	stop_berthd &&
+	start_berthd &&
+	api GET "$C/t6det/task" &&
+	jq -e ".terminal == true and .status == \"running\" and .stdout == \"$(cat fifo.path)\"" out &&
+	api POST "$C/t6det/task/resize" -d "{\"width\":90,\"height\":20}" && test "$(cat status)" = 204
 '
 
 test_expect_success 'attach again: the same shell; its exit ends attach with its code; rm removes the FIFOs' '
