@@ -18,7 +18,7 @@
 struct io_copy {
 	struct shim *s;
 	int in, out;
-	int log;                /* s->log_fd, not owned */
+	int log;                /* its proc_io's log_fd, not owned */
 	bool output;            /* stdout or stderr */
 	bool eof, done;
 	struct evbuffer *buf;
@@ -119,13 +119,14 @@ static void write_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *arg)
 	flush(arg);
 }
 
-static struct io_copy *copy_new(struct shim *s, int in, int out, bool output)
+static struct io_copy *copy_new(struct shim *s, struct proc_io *pio, int in, int out,
+			       bool output)
 {
 	struct io_copy *io = xzalloc(sizeof(*io));
 	io->s = s;
 	io->in = in;
 	io->out = out;
-	io->log = output ? s->log_fd : -1;
+	io->log = output ? pio->log_fd : -1;
 	io->output = output;
 	set_nonblock(in);
 	if (out >= 0)
@@ -141,54 +142,59 @@ static int open_fifo(const char *what, const char *path, int flags, int *fd, err
 	return 0;
 }
 
-int io_setup(struct shim *s, err_t *err)
+void proc_io_init(struct proc_io *pio)
 {
-	struct shim_opts *o = &s->opts;
+	memset(pio, 0, sizeof(*pio));
+	pio->child_fds[0] = pio->child_fds[1] = pio->child_fds[2] = -1;
+	pio->log_fd = -1;
+}
+
+int io_setup(struct shim *s, struct proc_io *pio, const struct io_paths *paths, err_t *err)
+{
 	int p[2];
-	if (o->log) {
-		cleanup_free char *path = shim_path(s, "log");
-		s->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (s->log_fd < 0)
-			return make_error(err, E_INTERNAL, errno, "open `%s`", path);
+	if (paths->log) {
+		pio->log_fd = open(paths->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (pio->log_fd < 0)
+			return make_error(err, E_INTERNAL, errno, "open `%s`", paths->log);
 	}
-	if (o->stdin_path) {
+	if (paths->in) {
 		int fifo;
-		if (open_fifo("stdin", o->stdin_path, O_RDONLY, &fifo, err) < 0)
+		if (open_fifo("stdin", paths->in, O_RDONLY, &fifo, err) < 0)
 			return -1;
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			close(fifo);
 			return make_error(err, E_INTERNAL, errno, "pipe");
 		}
-		s->child_fds[0] = p[0];
-		s->io[0] = copy_new(s, fifo, p[1], false);
+		pio->child_fds[0] = p[0];
+		pio->io[0] = copy_new(s, pio, fifo, p[1], false);
 	}
-	const char *paths[3] = { NULL, o->stdout_path, o->stderr_path };
+	const char *outs[3] = { NULL, paths->out, paths->err };
 	for (int i = 1; i < 3; i++) {
 		int out = -1;
-		/* stderr is always a pipe: it carries create's own errors */
-		if (!paths[i] && s->log_fd < 0 && i == 1)
+		/* stderr is always a pipe: it carries the runtime's own errors */
+		if (!outs[i] && pio->log_fd < 0 && i == 1)
 			continue;
-		if (paths[i] && open_fifo(i == 1 ? "stdout" : "stderr", paths[i], O_RDWR, &out,
-					  err) < 0)
+		if (outs[i] && open_fifo(i == 1 ? "stdout" : "stderr", outs[i], O_RDWR, &out,
+					 err) < 0)
 			return -1;
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			if (out >= 0)
 				close(out);
 			return make_error(err, E_INTERNAL, errno, "pipe");
 		}
-		s->child_fds[i] = p[1];
-		s->io[i] = copy_new(s, p[0], out, true);
+		pio->child_fds[i] = p[1];
+		pio->io[i] = copy_new(s, pio, p[0], out, true);
 	}
 	return 0;
 }
 
-void io_start(struct shim *s)
+void io_start(struct shim *s, struct proc_io *pio)
 {
 	for (int i = 0; i < 3; i++) {
-		if (s->child_fds[i] >= 0)
-			close(s->child_fds[i]);
-		s->child_fds[i] = -1;
-		struct io_copy *io = s->io[i];
+		if (pio->child_fds[i] >= 0)
+			close(pio->child_fds[i]);
+		pio->child_fds[i] = -1;
+		struct io_copy *io = pio->io[i];
 		if (!io)
 			continue;
 		io->buf = evbuffer_new();
@@ -199,32 +205,32 @@ void io_start(struct shim *s)
 	}
 }
 
-char *io_take_stderr(struct shim *s)
+char *io_take_stderr(struct proc_io *pio)
 {
 	struct buf b = BUF_INIT;
 	char chunk[512];
-	struct io_copy *io = s->io[2];
+	struct io_copy *io = pio->io[2];
 	ssize_t n;
 	while (io && io->in >= 0 && b.len < 4096 && (n = read(io->in, chunk, sizeof(chunk))) > 0)
 		buf_add(&b, chunk, (size_t)n);
 	return buf_detach(&b, NULL);
 }
 
-bool io_output_done(struct shim *s)
+bool io_output_done(const struct proc_io *pio)
 {
 	for (int i = 1; i < 3; i++)
-		if (s->io[i] && !s->io[i]->done)
+		if (pio->io[i] && !pio->io[i]->done)
 			return false;
 	return true;
 }
 
-void io_release(struct shim *s)
+void io_release(struct proc_io *pio)
 {
 	for (int i = 0; i < 3; i++) {
-		struct io_copy *io = s->io[i];
-		if (s->child_fds[i] >= 0)
-			close(s->child_fds[i]);
-		s->child_fds[i] = -1;
+		struct io_copy *io = pio->io[i];
+		if (pio->child_fds[i] >= 0)
+			close(pio->child_fds[i]);
+		pio->child_fds[i] = -1;
 		if (!io)
 			continue;
 		if (io->rev)
@@ -238,9 +244,9 @@ void io_release(struct shim *s)
 		if (io->out >= 0)
 			close(io->out);
 		free(io);
-		s->io[i] = NULL;
+		pio->io[i] = NULL;
 	}
-	if (s->log_fd >= 0)
-		close(s->log_fd);
-	s->log_fd = -1;
+	if (pio->log_fd >= 0)
+		close(pio->log_fd);
+	pio->log_fd = -1;
 }
