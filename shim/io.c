@@ -18,7 +18,7 @@
 struct io_copy {
 	struct shim *s;
 	int in, out;
-	int log;                /* s->log_fd, not owned */
+	int log;                /* its proc_io's log_fd, not owned */
 	bool output;            /* stdout or stderr */
 	bool eof, done;
 	struct evbuffer *buf;
@@ -137,9 +137,10 @@ struct io_copy *io_copy_new(struct shim *s, int in, int out, int log, bool outpu
 	return io;
 }
 
-static struct io_copy *copy_new(struct shim *s, int in, int out, bool output)
+static struct io_copy *copy_new(struct shim *s, struct proc_io *pio, int in, int out,
+			       bool output)
 {
-	return io_copy_new(s, in, out, output ? s->log_fd : -1, output);
+	return io_copy_new(s, in, out, output ? pio->log_fd : -1, output);
 }
 
 void io_copy_on_done(struct io_copy *io, io_done_fn fn, void *arg)
@@ -203,110 +204,114 @@ static int open_fifo(const char *what, const char *path, int flags, int *fd, err
 	return 0;
 }
 
-int io_setup(struct shim *s, err_t *err)
+void proc_io_init(struct proc_io *pio)
 {
-	struct shim_opts *o = &s->opts;
+	memset(pio, 0, sizeof(*pio));
+	pio->child_fds[0] = pio->child_fds[1] = pio->child_fds[2] = -1;
+	pio->log_fd = -1;
+}
+
+int io_setup(struct shim *s, struct proc_io *pio, const struct io_paths *paths, err_t *err)
+{
 	int p[2];
-	if (o->log) {
-		cleanup_free char *path = shim_path(s, "log");
-		s->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-		if (s->log_fd < 0)
-			return make_error(err, E_INTERNAL, errno, "open `%s`", path);
+	if (paths->log) {
+		pio->log_fd = open(paths->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+		if (pio->log_fd < 0)
+			return make_error(err, E_INTERNAL, errno, "open `%s`", paths->log);
 	}
-	if (o->terminal) {
-		s->console = console_new(s, o->stdin_path, o->stdout_path, s->log_fd, err);
-		if (!s->console)
+	if (paths->terminal) {
+		pio->console = console_new(s, paths->in, paths->out, pio->log_fd, err);
+		if (!pio->console)
 			return -1;
 	}
-	if (o->stdin_path && !o->terminal) {
+	if (paths->in && !paths->terminal) {
 		int fifo;
-		if (open_fifo("stdin", o->stdin_path, O_RDONLY, &fifo, err) < 0)
+		if (open_fifo("stdin", paths->in, O_RDONLY, &fifo, err) < 0)
 			return -1;
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			close(fifo);
 			return make_error(err, E_INTERNAL, errno, "pipe");
 		}
-		s->child_fds[0] = p[0];
-		s->io[0] = copy_new(s, fifo, p[1], false);
+		pio->child_fds[0] = p[0];
+		pio->io[0] = copy_new(s, pio, fifo, p[1], false);
 	}
-	const char *paths[3] = { NULL, o->stdout_path, o->stderr_path };
+	const char *outs[3] = { NULL, paths->out, paths->err };
 	for (int i = 1; i < 3; i++) {
 		int out = -1;
-		/* stderr is always a pipe: it carries create's own errors */
-		if (!paths[i] && s->log_fd < 0 && i == 1)
+		/* stderr is always a pipe: it carries the runtime's own errors */
+		if (!outs[i] && pio->log_fd < 0 && i == 1)
 			continue;
-		if (o->terminal && i == 1)
+		if (paths->terminal && i == 1)
 			continue; /* the terminal's output: the console's */
-		if (o->terminal)
-			paths[i] = NULL; /* create's stderr, to nowhere */
-		if (paths[i] && open_fifo(i == 1 ? "stdout" : "stderr", paths[i], O_RDWR, &out,
-					  err) < 0)
+		if (paths->terminal)
+			outs[i] = NULL; /* the runtime's own stderr, to nowhere */
+		if (outs[i] && open_fifo(i == 1 ? "stdout" : "stderr", outs[i], O_RDWR, &out,
+					 err) < 0)
 			return -1;
 		if (pipe2(p, O_CLOEXEC) < 0) {
 			if (out >= 0)
 				close(out);
 			return make_error(err, E_INTERNAL, errno, "pipe");
 		}
-		s->child_fds[i] = p[1];
-		s->io[i] = copy_new(s, p[0], out, true);
+		pio->child_fds[i] = p[1];
+		pio->io[i] = copy_new(s, pio, p[0], out, true);
 	}
 	return 0;
 }
 
-void io_start(struct shim *s)
+void io_start(struct shim *s, struct proc_io *pio)
 {
 	for (int i = 0; i < 3; i++) {
-		if (s->child_fds[i] >= 0)
-			close(s->child_fds[i]);
-		s->child_fds[i] = -1;
-		if (s->io[i])
-			io_copy_start(s->io[i]);
+		if (pio->child_fds[i] >= 0)
+			close(pio->child_fds[i]);
+		pio->child_fds[i] = -1;
+		if (pio->io[i])
+			io_copy_start(pio->io[i]);
 	}
-	if (s->console)
-		console_start(s->console);
+	if (pio->console)
+		console_start(pio->console);
 }
 
-char *io_take_stderr(struct shim *s)
+char *io_take_stderr(struct proc_io *pio)
 {
 	struct buf b = BUF_INIT;
 	char chunk[512];
-	struct io_copy *io = s->io[2];
+	struct io_copy *io = pio->io[2];
 	ssize_t n;
 	while (io && io->in >= 0 && b.len < 4096 && (n = read(io->in, chunk, sizeof(chunk))) > 0)
 		buf_add(&b, chunk, (size_t)n);
 	return buf_detach(&b, NULL);
 }
 
-bool io_output_done(struct shim *s)
+bool io_output_done(const struct proc_io *pio)
 {
 	for (int i = 1; i < 3; i++)
-		if (s->io[i] && !s->io[i]->done)
+		if (pio->io[i] && !pio->io[i]->done)
 			return false;
-	return !s->console || console_output_done(s->console);
+	return !pio->console || console_output_done(pio->console);
 }
 
-int io_close_stdin(struct shim *s, err_t *err UNUSED)
+void io_close_stdin(struct proc_io *pio)
 {
-	if (s->console)
-		console_close_stdin(s->console);
-	else if (s->io[0])
-		io_copy_close_input(s->io[0]);
-	return 0;
+	if (pio->console)
+		console_close_stdin(pio->console);
+	else if (pio->io[0])
+		io_copy_close_input(pio->io[0]);
 }
 
-void io_release(struct shim *s)
+void io_release(struct proc_io *pio)
 {
 	for (int i = 0; i < 3; i++) {
-		struct io_copy *io = s->io[i];
-		if (s->child_fds[i] >= 0)
-			close(s->child_fds[i]);
-		s->child_fds[i] = -1;
+		struct io_copy *io = pio->io[i];
+		if (pio->child_fds[i] >= 0)
+			close(pio->child_fds[i]);
+		pio->child_fds[i] = -1;
 		io_copy_free(io);
-		s->io[i] = NULL;
+		pio->io[i] = NULL;
 	}
-	console_free(s->console);
-	s->console = NULL;
-	if (s->log_fd >= 0)
-		close(s->log_fd);
-	s->log_fd = -1;
+	console_free(pio->console);
+	pio->console = NULL;
+	if (pio->log_fd >= 0)
+		close(pio->log_fd);
+	pio->log_fd = -1;
 }

@@ -109,7 +109,7 @@ static void undo(struct shim *s)
 {
 	ctl_unlisten(s);
 	rootfs_unmount(s);
-	io_release(s);
+	io_release(&s->pio);
 	remove_files(s);
 }
 
@@ -153,11 +153,12 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 	}
 	s->init_pid = (pid_t)pid;
 	s->status = TASK_CREATED;
-	if ((s->console && console_receive(s->console, &err) < 0) || ctl_listen(s, &err) < 0) {
+	if ((s->pio.console && console_receive(s->pio.console, &err) < 0) ||
+	    ctl_listen(s, &err) < 0) {
 		undo_created(s, &err);
 		return;
 	}
-	io_start(s);
+	io_start(s, &s->pio);
 	task_init_known(s);
 	shim_report(s, NULL);
 	malloc_trim(0);
@@ -222,17 +223,20 @@ static int launch(struct shim *s, err_t *err)
 		return make_error(err, E_INTERNAL, 0, "event_base_new failed");
 	s->sigchld_ev = evsignal_new(s->base, SIGCHLD, sigchld_cb, s);
 	event_add(s->sigchld_ev, NULL);
-	if (rootfs_mount(s, err) < 0 || io_setup(s, err) < 0)
+	cleanup_free char *log = s->opts.log ? shim_path(s, "log") : NULL;
+	struct io_paths paths = { s->opts.stdin_path, s->opts.stdout_path, s->opts.stderr_path,
+				  log, s->opts.terminal };
+	if (rootfs_mount(s, err) < 0 || io_setup(s, &s->pio, &paths, err) < 0)
 		return -1;
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
 	const char *argv[] = { "--bundle", s->dir, "--pid-file", pidfile, s->opts.id, NULL, NULL,
 			       NULL };
-	if (s->console) { /* the runtime sends the pty master there */
+	if (s->pio.console) { /* the runtime sends the pty master there */
 		argv[4] = "--console-socket";
-		argv[5] = console_socket(s->console);
+		argv[5] = console_socket(s->pio.console);
 		argv[6] = s->opts.id;
 	}
-	return runtime_run(s, "create", argv, s->child_fds, create_done, NULL, err);
+	return runtime_run(s, "create", argv, s->pio.child_fds, create_done, NULL, err);
 }
 
 /* Set up and run the shim; returns the process exit code. */
@@ -257,7 +261,8 @@ static void shim_release(struct shim *s)
 	ctl_release(s);
 	task_release(s);
 	runtime_release(s);
-	io_release(s);
+	exec_release_all(s);
+	io_release(&s->pio);
 	if (s->quit_timer)
 		event_free(s->quit_timer);
 	if (s->sigchld_ev)
@@ -356,10 +361,9 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	struct shim s = {
 		.handshake_fd = hs[1],
-		.child_fds = { -1, -1, -1 },
-		.log_fd = -1,
 		.listen_fd = -1,
 	};
+	proc_io_init(&s.pio);
 	s.queue_tail = &s.queue;
 	int rc = shim_main(&s, argv[1]);
 	shim_release(&s);

@@ -152,14 +152,96 @@ static const char *const methods[] = {
 	[SHIM_UPDATE] = "update",
 	[SHIM_RESIZE] = "resize",
 	[SHIM_CLOSEIO] = "closeio",
+	[SHIM_EXEC] = "exec",
+	[SHIM_EXEC_START] = "exec_start",
+	[SHIM_EXEC_DELETE] = "exec_delete",
 };
 
 void shim_request_release(struct shim_request *req)
 {
 	free(req->resources);
-	req->resources = NULL;
 	free(req->exec_id);
-	req->exec_id = NULL;
+	free(req->process);
+	free(req->stdin_path);
+	free(req->stdout_path);
+	free(req->stderr_path);
+	req->resources = req->exec_id = req->process = NULL;
+	req->stdin_path = req->stdout_path = req->stderr_path = NULL;
+}
+
+bool proto_exec_id_valid(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+	if (n == 0 || n > 76 || id[0] == '.' || id[0] == '-')
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* `exec_id` of params: required or not; NULL (and no error) when absent. */
+static int parse_exec_id(json_t *params, bool required, struct shim_request *req, err_t *err)
+{
+	json_t *v = json_object_get(params, "exec_id");
+	if (!v || json_is_null(v)) {
+		if (required)
+			return make_error(err, E_INVALID_ARGUMENT, 0, "`params.exec_id` is required");
+		return 0;
+	}
+	const char *id = json_string_value(v);
+	if (!id)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "`exec_id` must be a string");
+	if (!*id && !required)
+		return 0; /* "" is the init process, as containerd has it */
+	if (!proto_exec_id_valid(id))
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`exec_id` `%.80s` is not 1..76 of [A-Za-z0-9_.-]", id);
+	req->exec_id = xstrdup(id);
+	return 0;
+}
+
+static int parse_exec(json_t *params, struct shim_request *req, err_t *err)
+{
+	static const struct json_field fields[] = {
+		{ "exec_id", JF_STRING, true },
+		{ "process", JF_OBJECT, true },
+		{ "stdin", JF_ANY, false },
+		{ "stdout", JF_ANY, false },
+		{ "stderr", JF_ANY, false },
+		{ "log", JF_BOOL, false },
+		{ "terminal", JF_BOOL, false },
+		{ NULL },
+	};
+	if (!params)
+		return make_error(err, E_INVALID_ARGUMENT, 0, "`exec` needs `params`");
+	if (json_check_object(params, "`params`", fields, err) < 0 ||
+	    parse_exec_id(params, true, req, err) < 0)
+		return -1;
+	static const char *const keys[] = { "stdin", "stdout", "stderr" };
+	char **dst[] = { &req->stdin_path, &req->stdout_path, &req->stderr_path };
+	for (size_t i = 0; i < 3; i++) {
+		json_t *v = json_object_get(params, keys[i]);
+		if (!v || json_is_null(v))
+			continue;
+		const char *p = json_string_value(v);
+		if (!p || p[0] != '/')
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "`%s` must be an absolute path or null", keys[i]);
+		*dst[i] = xstrdup(p);
+	}
+	req->log = json_is_true(json_object_get(params, "log"));
+	req->terminal = json_is_true(json_object_get(params, "terminal"));
+	if (req->log && (req->stdout_path || req->stderr_path))
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`log` captures stdout and stderr: give it or FIFOs, not both");
+	req->process = json_dumps(json_object_get(params, "process"), JSON_COMPACT);
+	if (!req->process)
+		abort();
+	return 0;
 }
 
 static int parse_update(json_t *params, struct shim_request *req, err_t *err)
@@ -200,9 +282,8 @@ static int parse_stdio(json_t *params, struct shim_request *req, err_t *err)
 	if (json_check_object(params, "`params`", resize ? resize_fields : closeio_fields, err) <
 	    0)
 		return -1;
-	const char *exec_id = json_string_value(json_object_get(params, "exec_id"));
-	if (exec_id)
-		req->exec_id = xstrdup(exec_id);
+	if (parse_exec_id(params, false, req, err) < 0)
+		return -1;
 	if (!resize)
 		return 0;
 	static const char *const dims[] = { "width", "height" };
@@ -228,6 +309,11 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 	static const struct json_field kill_fields[] = {
 		{ "signal", JF_INTEGER, false },
 		{ "all", JF_BOOL, false },
+		{ "exec_id", JF_ANY, false },
+		{ NULL },
+	};
+	static const struct json_field exec_id_fields[] = {
+		{ "exec_id", JF_ANY, false },
 		{ NULL },
 	};
 	memset(req, 0, sizeof(*req));
@@ -255,6 +341,17 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 		return parse_update(params, req, err);
 	if (req->method == SHIM_RESIZE || req->method == SHIM_CLOSEIO)
 		return parse_stdio(params, req, err);
+	if (req->method == SHIM_EXEC)
+		return parse_exec(params, req, err);
+	if (req->method == SHIM_EXEC_START || req->method == SHIM_EXEC_DELETE ||
+	    (req->method == SHIM_STATE && params)) {
+		if (!params && req->method != SHIM_STATE)
+			return make_error(err, E_INVALID_ARGUMENT, 0, "`%s` needs `params.exec_id`",
+					  methods[i]);
+		if (json_check_object(params, "`params`", exec_id_fields, err) < 0)
+			return -1;
+		return parse_exec_id(params, req->method != SHIM_STATE, req, err);
+	}
 	if (!params)
 		return 0;
 	if (req->method != SHIM_KILL) {
@@ -274,7 +371,7 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 		req->signal = (int)n;
 	}
 	req->all = json_is_true(json_object_get(params, "all"));
-	return 0;
+	return parse_exec_id(params, false, req, err);
 }
 
 json_t *proto_pids(const char *text, size_t len, err_t *err)

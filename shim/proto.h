@@ -60,7 +60,14 @@ enum shim_method {
 	SHIM_UPDATE, /* runtime update --resources FILE ID */
 	SHIM_RESIZE, /* TIOCSWINSZ on a process's terminal */
 	SHIM_CLOSEIO, /* end a process's stdin */
+	SHIM_EXEC,        /* register an exec process (not started) */
+	SHIM_EXEC_START,  /* runtime exec --detach --process FILE ID */
+	SHIM_EXEC_DELETE, /* forget an exec that has exited (or never started) */
 };
+
+/* An exec id: 1..76 of [A-Za-z0-9_.-], not starting with '.' or '-' (it
+ * names files in the task directory). */
+bool proto_exec_id_valid(const char *id);
 
 struct shim_request {
 	bool has_id;         /* false when even the id could not be read */
@@ -69,7 +76,13 @@ struct shim_request {
 	int signal;          /* kill: 1..64, default SIGTERM */
 	bool all;            /* kill: every process of the container */
 	char *resources;     /* update: the OCI linux resources object, compact JSON */
-	char *exec_id;       /* resize, closeio: the exec process, NULL (or "") for init */
+	char *exec_id;       /* the exec a request is about, NULL for init; required
+			      * by exec, exec_start and exec_delete */
+	/* exec: */
+	char *process;       /* the OCI process object, compact JSON */
+	char *stdin_path, *stdout_path, *stderr_path; /* client FIFOs */
+	bool log;            /* stdout+stderr appended to exec-<id>.log */
+	bool terminal;
 	unsigned width, height; /* resize: 1..65535 each */
 };
 

@@ -176,7 +176,7 @@ static char *runtime_words(struct shim *s, struct rt_cmd *c, int status)
 		if (msg)
 			return msg;
 	}
-	char *text = c->err_fd < 0 ? io_take_stderr(s) : xstrndup(c->err.data ? c->err.data : "",
+	char *text = c->err_fd < 0 ? io_take_stderr(c->stdio ? c->stdio : &s->pio) : xstrndup(c->err.data ? c->err.data : "",
 								       c->err.len);
 	/* trim, keep the last non-empty line */
 	size_t len = strlen(text);

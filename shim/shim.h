@@ -32,9 +32,46 @@ enum task_status {
 	TASK_STOPPED, /* the init process exited and exit.json is on disk */
 };
 
+/* How long an exit waits for the process's output to end (a process that
+ * inherited stdout may outlive it) before it is announced anyway. */
+#define OUTPUT_GRACE_SEC 1
+
 struct io_copy;
 struct console;
 struct conn;
+
+/* The stdio of one process (init or an exec): the pipe ends handed to the
+ * runtime (child_fds, closed once it ran) and the copies to the client's
+ * FIFOs or the log file (io.c). */
+struct proc_io {
+	int child_fds[3];
+	struct io_copy *io[3];
+	int log_fd;
+	struct console *console; /* its terminal (io_paths.terminal), else NULL */
+};
+
+/* Where a process's stdio goes: client FIFO paths and a log file, NULL for none. */
+struct io_paths {
+	const char *in, *out, *err;
+	const char *log;
+	bool terminal; /* a console: in and out go to the pty master, err unused */
+};
+
+/* An exec'd process of the task (exec.c). */
+struct exec_proc {
+	struct exec_proc *next;
+	struct shim *s;
+	char *id;
+	enum task_status status; /* CREATED (registered), RUNNING, STOPPED */
+	pid_t pid;               /* 0 until started */
+	bool exit_reaped;        /* reaped, exit not announced yet */
+	int exit_status;
+	int64_t exited_at;
+	struct event *exit_timer;
+	bool log, terminal;
+	char *stdin_path, *stdout_path, *stderr_path;
+	struct proc_io pio;
+};
 struct req;
 struct rt_cmd;
 struct shim;
@@ -68,6 +105,7 @@ struct rt_cmd {
 	struct event *err_ev;
 	struct buf err;    /* what it wrote there, capped */
 	off_t log_off;     /* runtime.log size when it started */
+	struct proc_io *stdio; /* the process whose stderr it shares, when err_fd is -1 */
 	struct event *timer; /* SIGKILL when it takes too long */
 	bool timed_out;
 	rt_done_fn done;
@@ -91,11 +129,10 @@ struct shim {
 
 	size_t n_mounted;       /* rootfs mounts made (unmounted in reverse) */
 
-	/* container stdio: the ends the shim copies and the ends given to create */
-	int child_fds[3];
-	struct io_copy *io[3];
-	int log_fd;
-	struct console *console; /* init's terminal (opts.terminal), else NULL */
+	/* the init process's stdio */
+	struct proc_io pio;
+	struct exec_proc *execs;
+	size_t n_execs;
 
 	struct rt_cmd *rt;      /* the running runtime command */
 	struct req *queue, **queue_tail; /* requests waiting for their turn */
@@ -111,11 +148,11 @@ struct shim {
 	bool exiting;           /* deleted: flushing answers, then exit */
 	int rc;                 /* process exit code */
 
-	/* children reaped before init.pid was known */
+	/* children reaped before their pid file was read (init, execs) */
 	struct {
 		pid_t pid;
 		int status;
-	} early[8];
+	} early[16];
 	size_t n_early;
 };
 
@@ -133,17 +170,18 @@ int rootfs_mount(struct shim *s, err_t *err);
 void rootfs_unmount(struct shim *s);
 
 /* io.c */
-/* Open the client FIFOs and log, make the container's pipes (child_fds). */
-int io_setup(struct shim *s, err_t *err);
-/* After create: close the container ends, start copying. */
-void io_start(struct shim *s);
-/* Whatever the container's stderr pipe holds now (create's own errors), capped. */
-char *io_take_stderr(struct shim *s);
+void proc_io_init(struct proc_io *pio);
+/* Open the client FIFOs and log, make the process's pipes (child_fds). */
+int io_setup(struct shim *s, struct proc_io *pio, const struct io_paths *paths, err_t *err);
+/* After the runtime ran: close the process's ends, start copying. */
+void io_start(struct shim *s, struct proc_io *pio);
+/* Whatever the process's stderr pipe holds now (the runtime's own errors), capped. */
+char *io_take_stderr(struct proc_io *pio);
 /* All output copied and closed (or nothing to copy). */
-bool io_output_done(struct shim *s);
-void io_release(struct shim *s);
-/* closeio of init: end its stdin (console_close_stdin for a terminal). */
-int io_close_stdin(struct shim *s, err_t *err);
+bool io_output_done(const struct proc_io *pio);
+void io_release(struct proc_io *pio);
+/* closeio: end the process's stdin (console_close_stdin for a terminal). */
+void io_close_stdin(struct proc_io *pio);
 
 /* One direction of copying (in → out, and log for output) through a buffer
  * of at most 64 KiB: then the reading stops (backpressure on the writer).
@@ -212,8 +250,32 @@ void ctl_answer(struct shim *s, struct req *r, char *line);
 bool ctl_flush_close(struct shim *s);
 void ctl_release(struct shim *s);
 
+/* exec.c */
+struct exec_proc *exec_find(struct shim *s, const char *id);
+/* The requests about execs (SHIM_EXEC*, kill and state with an exec_id);
+ * r is s->current, except for state. */
+void exec_request(struct shim *s, struct req *r);
+/* pid was reaped: true when it was an exec's. */
+bool exec_reaped(struct shim *s, pid_t pid, int status);
+/* An exec's output may have finished: announce the exits waiting for it. */
+void exec_output_done(struct shim *s);
+/* {"id","pid","status","exit_status"?,"exited_at"?} */
+json_t *exec_state_json(struct exec_proc *e);
+/* The task is deleted: drop every exec and its files. */
+void exec_release_all(struct shim *s);
+
 /* task.c */
+const char *task_status_name(enum task_status st);
+/* The current request is done: answer it (or drop it, the client is gone). */
+void task_finish(struct shim *s, struct req *r, char *line);
+void task_finish_error(struct shim *s, struct req *r, enum err_kind kind, const char *msg);
+/* Start the next queued request, if none runs. */
+void task_run_next(struct shim *s);
+/* Has the init process exited (reaped or announced)? */
+bool task_exited(struct shim *s);
 void task_request(struct shim *s, struct conn *c, struct req *r);
+/* resize, closeio of one process (init or an exec), answered at once. */
+void task_stdio_request(struct shim *s, struct req *r, struct proc_io *pio, bool exited);
 void task_reaped(struct shim *s, pid_t pid, int status);
 /* init.pid has been read: pick up its exit if it was reaped already. */
 void task_init_known(struct shim *s);

@@ -11,18 +11,13 @@
 #include "core/err.h"
 #include "shim/shim.h"
 
-/* How long an exit waits for the container's output to end (a process
- * that inherited stdout may outlive init) before it is announced anyway. */
-#define OUTPUT_GRACE_SEC 1
-
 enum delete_step {
 	DELETE_BEGIN = 0,
 	DELETE_WAIT_EXIT, /* a created task was killed: wait for its exit */
 };
 
-static void run_next(struct shim *s);
 
-static const char *status_name(enum task_status st)
+const char *task_status_name(enum task_status st)
 {
 	switch (st) {
 	case TASK_CREATED:
@@ -37,33 +32,38 @@ static const char *status_name(enum task_status st)
 	return "unknown";
 }
 
-/* The current request is done: answer it (or drop it, the client is gone). */
-static void finish(struct shim *s, struct req *r, char *line)
+void task_finish(struct shim *s, struct req *r, char *line)
 {
 	if (s->current == r)
 		s->current = NULL;
 	ctl_answer(s, r, line);
 }
 
-static void finish_error(struct shim *s, struct req *r, enum err_kind kind, const char *msg)
+void task_finish_error(struct shim *s, struct req *r, enum err_kind kind, const char *msg)
 {
-	finish(s, r, proto_answer_error(true, r->rq.id, kind, msg));
+	task_finish(s, r, proto_answer_error(true, r->rq.id, kind, msg));
 }
 
 static json_t *state_json(struct shim *s)
 {
 	json_t *j = json_pack("{s:s,s:i,s:s}", "id", s->opts.id, "pid", (int)s->init_pid,
-			      "status", status_name(s->status));
+			      "status", task_status_name(s->status));
 	if (s->status == TASK_STOPPED) {
 		json_t *e = proto_exit_json(s->init_pid, s->exit_status, s->exited_at);
 		json_object_set(j, "exit_status", json_object_get(e, "exit_status"));
 		json_object_set(j, "exited_at", json_object_get(e, "exited_at"));
 		json_decref(e);
 	}
+	if (s->execs) {
+		json_t *arr = json_array();
+		for (struct exec_proc *x = s->execs; x; x = x->next)
+			json_array_append_new(arr, exec_state_json(x));
+		json_object_set_new(j, "execs", arr);
+	}
 	return j;
 }
 
-static bool exited(struct shim *s)
+bool task_exited(struct shim *s)
 {
 	return s->status == TASK_STOPPED || s->exit_reaped;
 }
@@ -73,13 +73,13 @@ static void start_done(struct shim *s, struct rt_cmd *c, int status)
 	struct req *r = c->data;
 	if (status != 0) {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, E_INTERNAL, msg);
+		task_finish_error(s, r, E_INTERNAL, msg);
 	} else {
 		if (s->status == TASK_CREATED)
 			s->status = TASK_RUNNING;
-		finish(s, r, proto_answer(r->rq.id, json_pack("{s:i}", "pid", (int)s->init_pid)));
+		task_finish(s, r, proto_answer(r->rq.id, json_pack("{s:i}", "pid", (int)s->init_pid)));
 	}
-	run_next(s);
+	task_run_next(s);
 }
 
 /* A SIGKILL to a frozen container (cgroup v1) waits for a thaw: resume it
@@ -89,8 +89,8 @@ static void kill_thaw_done(struct shim *s, struct rt_cmd *c, int status)
 	struct req *r = c->data;
 	if (status == 0 && s->status == TASK_PAUSED)
 		s->status = TASK_RUNNING;
-	finish(s, r, proto_answer(r->rq.id, json_object()));
-	run_next(s);
+	task_finish(s, r, proto_answer(r->rq.id, json_object()));
+	task_run_next(s);
 }
 
 static void kill_done(struct shim *s, struct rt_cmd *c, int status)
@@ -101,16 +101,16 @@ static void kill_done(struct shim *s, struct rt_cmd *c, int status)
 		cleanup_err err_t err = NULL;
 		if (runtime_run(s, "resume", argv, NULL, kill_thaw_done, r, &err) == 0)
 			return;
-		finish(s, r, proto_answer(r->rq.id, json_object()));
+		task_finish(s, r, proto_answer(r->rq.id, json_object()));
 	} else if (status == 0)
-		finish(s, r, proto_answer(r->rq.id, json_object()));
-	else if (exited(s))
-		finish_error(s, r, E_NOT_FOUND, "process already finished");
+		task_finish(s, r, proto_answer(r->rq.id, json_object()));
+	else if (task_exited(s))
+		task_finish_error(s, r, E_NOT_FOUND, "process already finished");
 	else {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, E_INTERNAL, msg);
+		task_finish_error(s, r, E_INTERNAL, msg);
 	}
-	run_next(s);
+	task_run_next(s);
 }
 
 /* pause, resume: the new status once the runtime succeeded */
@@ -120,17 +120,17 @@ static void freeze_done(struct shim *s, struct rt_cmd *c, int status)
 	bool pause = r->rq.method == SHIM_PAUSE; /* r is gone once answered */
 	if (status != 0) {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
+		task_finish_error(s, r, task_exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
 	} else {
-		if (!exited(s))
+		if (!task_exited(s))
 			s->status = pause ? TASK_PAUSED : TASK_RUNNING;
-		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+		task_finish(s, r, proto_answer(r->rq.id, state_json(s)));
 		char *line = proto_event(pause ? "paused" : "resumed",
 					 json_pack("{s:s}", "id", s->opts.id));
 		ctl_broadcast(s, line);
 		free(line);
 	}
-	run_next(s);
+	task_run_next(s);
 }
 
 static void pids_done(struct shim *s, struct rt_cmd *c, int status)
@@ -139,20 +139,29 @@ static void pids_done(struct shim *s, struct rt_cmd *c, int status)
 	cleanup_free char *path = shim_path(s, "ps.json");
 	if (status != 0) {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
+		task_finish_error(s, r, task_exited(s) ? E_FAILED_PRECONDITION : E_INTERNAL, msg);
 	} else {
 		size_t len = 0;
 		cleanup_free char *text = read_file(path, &len);
 		cleanup_err err_t err = NULL;
 		json_t *res = text ? proto_pids(text, len, &err) : NULL;
+		size_t i;
+		json_t *p;
+		json_array_foreach(json_object_get(res, "pids"), i, p) {
+			pid_t pid = (pid_t)json_integer_value(json_object_get(p, "pid"));
+			for (struct exec_proc *x = s->execs; x; x = x->next)
+				if (x->pid == pid && x->status == TASK_RUNNING)
+					json_object_set_new(p, "info",
+							    json_pack("{s:s}", "exec_id", x->id));
+		}
 		if (res)
-			finish(s, r, proto_answer(r->rq.id, res));
+			task_finish(s, r, proto_answer(r->rq.id, res));
 		else
-			finish_error(s, r, E_INTERNAL,
+			task_finish_error(s, r, E_INTERNAL,
 				     err ? err->msg : "`ps --format json` wrote nothing");
 	}
 	unlink(path);
-	run_next(s);
+	task_run_next(s);
 }
 
 static void update_done(struct shim *s, struct rt_cmd *c, int status)
@@ -163,11 +172,11 @@ static void update_done(struct shim *s, struct rt_cmd *c, int status)
 	if (status != 0) {
 		/* the kernel refused a value (a limit below the usage, ...) */
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, E_FAILED_PRECONDITION, msg);
+		task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
 	} else {
-		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+		task_finish(s, r, proto_answer(r->rq.id, state_json(s)));
 	}
-	run_next(s);
+	task_run_next(s);
 }
 
 static void begin_pids(struct shim *s, struct req *r)
@@ -177,14 +186,14 @@ static void begin_pids(struct shim *s, struct req *r)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		make_error(&err, E_INTERNAL, errno, "create `%s`", path);
-		return finish_error(s, r, err->kind, err->msg);
+		return task_finish_error(s, r, err->kind, err->msg);
 	}
 	const char *argv[] = { "--format", "json", s->opts.id, NULL };
 	int stdio[3] = { -1, fd, RT_CAPTURE };
 	int rc = runtime_run(s, "ps", argv, stdio, pids_done, r, &err);
 	close(fd);
 	if (rc < 0)
-		finish_error(s, r, err->kind, err->msg);
+		task_finish_error(s, r, err->kind, err->msg);
 }
 
 static void begin_update(struct shim *s, struct req *r)
@@ -193,11 +202,11 @@ static void begin_update(struct shim *s, struct req *r)
 	cleanup_free char *path = shim_path(s, "update.json");
 	if (write_file_atomic(path, r->rq.resources, strlen(r->rq.resources), 0600) < 0) {
 		make_error(&err, E_INTERNAL, errno, "write `%s`", path);
-		return finish_error(s, r, err->kind, err->msg);
+		return task_finish_error(s, r, err->kind, err->msg);
 	}
 	const char *argv[] = { "--resources", path, s->opts.id, NULL };
 	if (runtime_run(s, "update", argv, NULL, update_done, r, &err) < 0)
-		finish_error(s, r, err->kind, err->msg);
+		task_finish_error(s, r, err->kind, err->msg);
 }
 
 static void remove_state_files(struct shim *s)
@@ -215,22 +224,23 @@ static void delete_done(struct shim *s, struct rt_cmd *c, int status)
 	struct req *r = c->data;
 	if (status != 0) {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, E_INTERNAL, msg);
-		run_next(s);
+		task_finish_error(s, r, E_INTERNAL, msg);
+		task_run_next(s);
 		return;
 	}
+	exec_release_all(s);
 	rootfs_unmount(s);
 	ctl_unlisten(s);
 	remove_state_files(s);
 	json_t *e = proto_exit_json(s->init_pid, s->exit_status, s->exited_at);
 	json_object_del(e, "pid");
 	s->exiting = true;
-	finish(s, r, proto_answer(r->rq.id, e));
+	task_finish(s, r, proto_answer(r->rq.id, e));
 	/* everything still queued is answered: there is no task any more */
 	while (s->queue) {
 		struct req *q = s->queue;
 		s->queue = q->qnext;
-		finish_error(s, q, E_NOT_FOUND, "the task is deleted");
+		task_finish_error(s, q, E_NOT_FOUND, "the task is deleted");
 	}
 	s->queue_tail = &s->queue;
 	shim_quit(s);
@@ -241,18 +251,18 @@ static void delete_stopped(struct shim *s, struct req *r)
 	const char *argv[] = { s->opts.id, NULL };
 	cleanup_err err_t err = NULL;
 	if (runtime_run(s, "delete", argv, NULL, delete_done, r, &err) < 0) {
-		finish_error(s, r, err->kind, err->msg);
-		run_next(s);
+		task_finish_error(s, r, err->kind, err->msg);
+		task_run_next(s);
 	}
 }
 
 static void delete_kill_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	struct req *r = c->data;
-	if (status != 0 && !exited(s)) {
+	if (status != 0 && !task_exited(s)) {
 		cleanup_free char *msg = runtime_error(s, c, status);
-		finish_error(s, r, E_INTERNAL, msg);
-		run_next(s);
+		task_finish_error(s, r, E_INTERNAL, msg);
+		task_run_next(s);
 		return;
 	}
 	if (s->status == TASK_STOPPED)
@@ -261,27 +271,21 @@ static void delete_kill_done(struct shim *s, struct rt_cmd *c, int status)
 		r->step = DELETE_WAIT_EXIT; /* task_announce() goes on */
 }
 
-/* resize, closeio: no runtime needed; exec processes are not the shim's yet */
-static void begin_stdio(struct shim *s, struct req *r)
+void task_stdio_request(struct shim *s, struct req *r, struct proc_io *pio, bool exited)
 {
 	cleanup_err err_t err = NULL;
-	const char *eid = r->rq.exec_id;
-	if (eid && *eid) {
-		cleanup_free char *msg = xasprintf("no exec %s", eid);
-		return finish_error(s, r, E_NOT_FOUND, msg);
-	}
 	if (r->rq.method == SHIM_CLOSEIO)
-		io_close_stdin(s, &err);
-	else if (!s->console)
+		io_close_stdin(pio);
+	else if (!pio->console)
 		make_error(&err, E_FAILED_PRECONDITION, 0, "the process has no terminal");
-	else if (exited(s))
+	else if (exited)
 		make_error(&err, E_FAILED_PRECONDITION, 0, "the process has exited");
 	else
-		console_resize(s->console, r->rq.width, r->rq.height, &err);
+		console_resize(pio->console, r->rq.width, r->rq.height, &err);
 	if (err)
-		finish_error(s, r, err->kind, err->msg);
+		task_finish_error(s, r, err->kind, err->msg);
 	else
-		finish(s, r, proto_answer(r->rq.id, json_object()));
+		task_finish(s, r, proto_answer(r->rq.id, json_object()));
 }
 
 static void begin(struct shim *s, struct req *r)
@@ -289,25 +293,30 @@ static void begin(struct shim *s, struct req *r)
 	cleanup_err err_t err = NULL;
 	char sig[16];
 	const char *argv[5] = { NULL };
+	if (r->rq.exec_id || r->rq.method == SHIM_EXEC || r->rq.method == SHIM_EXEC_START ||
+	    r->rq.method == SHIM_EXEC_DELETE) {
+		exec_request(s, r);
+		return;
+	}
 	switch (r->rq.method) {
 	case SHIM_STATE:
-		finish(s, r, proto_answer(r->rq.id, state_json(s)));
+		task_finish(s, r, proto_answer(r->rq.id, state_json(s)));
 		return;
 	case SHIM_START:
 		if (s->status != TASK_CREATED || s->exit_reaped) {
 			char msg[64];
 			snprintf(msg, sizeof(msg), "task is %s, not created",
-				 exited(s) ? "stopped" : status_name(s->status));
-			finish_error(s, r, E_FAILED_PRECONDITION, msg);
+				 task_exited(s) ? "stopped" : task_status_name(s->status));
+			task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
 			return;
 		}
 		argv[0] = s->opts.id;
 		if (runtime_run(s, "start", argv, NULL, start_done, r, &err) < 0)
-			finish_error(s, r, err->kind, err->msg);
+			task_finish_error(s, r, err->kind, err->msg);
 		return;
 	case SHIM_KILL:
-		if (exited(s)) {
-			finish_error(s, r, E_NOT_FOUND, "process already finished");
+		if (task_exited(s)) {
+			task_finish_error(s, r, E_NOT_FOUND, "process already finished");
 			return;
 		}
 		snprintf(sig, sizeof(sig), "%d", r->rq.signal);
@@ -320,7 +329,7 @@ static void begin(struct shim *s, struct req *r)
 			argv[1] = sig;
 		}
 		if (runtime_run(s, "kill", argv, NULL, kill_done, r, &err) < 0)
-			finish_error(s, r, err->kind, err->msg);
+			task_finish_error(s, r, err->kind, err->msg);
 		return;
 	case SHIM_DELETE:
 		if (s->status == TASK_STOPPED) {
@@ -328,36 +337,36 @@ static void begin(struct shim *s, struct req *r)
 		} else if (s->exit_reaped) {
 			r->step = DELETE_WAIT_EXIT;
 		} else if (s->status == TASK_RUNNING || s->status == TASK_PAUSED) {
-			finish_error(s, r, E_FAILED_PRECONDITION, s->status == TASK_RUNNING
+			task_finish_error(s, r, E_FAILED_PRECONDITION, s->status == TASK_RUNNING
 								? "task is running"
 								: "task is paused");
 		} else {
 			argv[0] = s->opts.id;
 			argv[1] = "9";
 			if (runtime_run(s, "kill", argv, NULL, delete_kill_done, r, &err) < 0)
-				finish_error(s, r, err->kind, err->msg);
+				task_finish_error(s, r, err->kind, err->msg);
 		}
 		return;
 	case SHIM_PAUSE:
 	case SHIM_RESUME: {
 		enum task_status want = r->rq.method == SHIM_PAUSE ? TASK_RUNNING : TASK_PAUSED;
-		if (exited(s) || s->status != want) {
+		if (task_exited(s) || s->status != want) {
 			char msg[64];
 			snprintf(msg, sizeof(msg), "task is %s, not %s",
-				 exited(s) ? "stopped" : status_name(s->status), status_name(want));
-			finish_error(s, r, E_FAILED_PRECONDITION, msg);
+				 task_exited(s) ? "stopped" : task_status_name(s->status), task_status_name(want));
+			task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
 			return;
 		}
 		argv[0] = s->opts.id;
 		if (runtime_run(s, r->rq.method == SHIM_PAUSE ? "pause" : "resume", argv, NULL,
 				freeze_done, r, &err) < 0)
-			finish_error(s, r, err->kind, err->msg);
+			task_finish_error(s, r, err->kind, err->msg);
 		return;
 	}
 	case SHIM_PIDS:
 	case SHIM_UPDATE:
-		if (exited(s)) {
-			finish_error(s, r, E_FAILED_PRECONDITION, "task is stopped");
+		if (task_exited(s)) {
+			task_finish_error(s, r, E_FAILED_PRECONDITION, "task is stopped");
 			return;
 		}
 		if (r->rq.method == SHIM_PIDS)
@@ -367,12 +376,16 @@ static void begin(struct shim *s, struct req *r)
 		return;
 	case SHIM_RESIZE:
 	case SHIM_CLOSEIO:
-		begin_stdio(s, r);
+		task_stdio_request(s, r, &s->pio, task_exited(s));
 		return;
+	case SHIM_EXEC:
+	case SHIM_EXEC_START:
+	case SHIM_EXEC_DELETE:
+		return; /* exec_request() above */
 	}
 }
 
-static void run_next(struct shim *s)
+void task_run_next(struct shim *s)
 {
 	while (!s->current && s->queue && !s->exiting) {
 		struct req *r = s->queue;
@@ -395,17 +408,25 @@ void task_request(struct shim *s, struct conn *c UNUSED, struct req *r)
 	if (s->current && s->current->conn == r->conn)
 		first = false;
 	if (r->rq.method == SHIM_STATE && first) {
+		if (r->rq.exec_id) {
+			exec_request(s, r);
+			return;
+		}
 		ctl_answer(s, r, proto_answer(r->rq.id, state_json(s)));
 		return;
 	}
 	if ((r->rq.method == SHIM_RESIZE || r->rq.method == SHIM_CLOSEIO) && first) {
-		begin_stdio(s, r); /* a terminal must not wait for the runtime */
+		/* no runtime needed: a terminal must not wait for one */
+		if (r->rq.exec_id)
+			exec_request(s, r);
+		else
+			task_stdio_request(s, r, &s->pio, task_exited(s));
 		return;
 	}
 	r->qnext = NULL;
 	*s->queue_tail = r;
 	s->queue_tail = &r->qnext;
-	run_next(s);
+	task_run_next(s);
 }
 
 /* The exit is on disk: announce it to every client, let a delete go on. */
@@ -440,24 +461,28 @@ static void exit_timer_cb(evutil_socket_t fd UNUSED, short what UNUSED, void *ar
 
 void task_output_done(struct shim *s)
 {
-	if (s->exit_reaped && io_output_done(s))
+	if (s->exit_reaped && io_output_done(&s->pio))
 		announce(s);
+	exec_output_done(s);
 }
 
 void task_reaped(struct shim *s, pid_t pid, int status)
 {
-	if (s->init_pid <= 0) {
+	if (exec_reaped(s, pid, status))
+		return;
+	if (s->init_pid <= 0 || pid != s->init_pid) {
+		/* init or an exec whose pid file is not read yet, or an orphan */
 		size_t i = s->n_early++ % ARRAY_SIZE(s->early);
 		s->early[i].pid = pid;
 		s->early[i].status = status;
 		return;
 	}
-	if (pid != s->init_pid || s->exit_reaped || s->status == TASK_STOPPED)
-		return; /* a reparented orphan */
+	if (s->exit_reaped || s->status == TASK_STOPPED)
+		return;
 	s->exit_reaped = true;
 	s->exit_status = WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
 	s->exited_at = time_now_ns();
-	if (io_output_done(s)) {
+	if (io_output_done(&s->pio)) {
 		announce(s);
 		return;
 	}
@@ -471,9 +496,10 @@ void task_init_known(struct shim *s)
 {
 	size_t n = s->n_early < ARRAY_SIZE(s->early) ? s->n_early : ARRAY_SIZE(s->early);
 	for (size_t i = 0; i < n; i++)
-		if (s->early[i].pid == s->init_pid)
+		if (s->early[i].pid == s->init_pid) {
+			s->early[i].pid = 0;
 			task_reaped(s, s->init_pid, s->early[i].status);
-	s->n_early = 0;
+		}
 }
 
 void task_release(struct shim *s)

@@ -487,3 +487,78 @@ int spec_generate(const struct spec_opts *o, json_t **out, err_t *err)
 	*out = steal_ptr(&spec);
 	return 0;
 }
+
+int spec_exec_process(const json_t *base, const json_t *req, const char *rootfs, json_t **out,
+		      err_t *err)
+{
+	static const struct json_field fields[] = {
+		{ "args", JF_ARRAY, true },   { "env", JF_ARRAY, false },
+		{ "cwd", JF_STRING, false },  { "user", JF_STRING, false },
+		{ "terminal", JF_BOOL, false }, { NULL },
+	};
+	*out = NULL;
+	if (!json_is_object(req))
+		return make_error(err, E_INVALID_ARGUMENT, 0, "`process` must be an object");
+	if (json_check_object((json_t *)req, "`process`", fields, err) < 0)
+		return -1;
+	json_t *args = json_object_get(req, "args");
+	if (check_strings(args, "`process.args`", err) < 0)
+		return -1;
+	if (json_array_size(args) == 0 || !*json_string_value(json_array_get(args, 0)))
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`process.args` must name a command");
+	cleanup_json json_t *p =
+		json_is_object(base) ? json_deep_copy(base) : json_pack("{s:s}", "cwd", "/");
+	json_object_set(p, "args", args);
+	json_t *env = json_object_get(p, "env");
+	if (!json_is_array(env)) {
+		env = json_array();
+		json_object_set_new(p, "env", env);
+	}
+	json_t *add = json_object_get(req, "env");
+	if (add) {
+		if (check_strings(add, "`process.env`", err) < 0)
+			return -1;
+		size_t i;
+		json_t *v;
+		json_array_foreach (add, i, v) {
+			const char *kv = json_string_value(v);
+			if (!*kv || *kv == '=')
+				return make_error(err, E_INVALID_ARGUMENT, 0,
+						  "`process.env[%zu]` must be KEY=VALUE", i);
+			env_set(env, kv, true);
+		}
+	}
+	const char *cwd = json_get_string(req, "cwd");
+	if (cwd && *cwd) {
+		if (cwd[0] != '/')
+			return make_error(err, E_INVALID_ARGUMENT, 0,
+					  "`process.cwd` must be an absolute path, not `%s`", cwd);
+		json_object_set_new(p, "cwd", json_string(cwd));
+	}
+	const char *user = json_get_string(req, "user");
+	if (user && *user) {
+		const char *layers[] = { rootfs, NULL };
+		struct spec_user u;
+		if (spec_user_resolve(rootfs ? layers : NULL, user, &u, err) < 0)
+			return error_wrap(err, "`process.user`");
+		json_t *gids = json_array();
+		for (size_t i = 0; i < u.ngids; i++)
+			json_array_append_new(gids, json_integer(u.gids[i]));
+		json_object_set_new(p, "user",
+				    json_pack("{s:I, s:I, s:o}", "uid", (json_int_t)u.uid, "gid",
+					      (json_int_t)u.gid, "additionalGids", gids));
+		cleanup_free char *home = xasprintf("HOME=%s", u.home ? u.home : "/");
+		env_set(env, home, true);
+		spec_user_release(&u);
+	}
+	json_t *term = json_object_get(req, "terminal");
+	if (term) {
+		json_object_set(p, "terminal", term);
+		if (json_is_true(term))
+			env_set(env, "TERM=xterm", false);
+	}
+	json_object_del(p, "consoleSize");
+	*out = steal_ptr(&p);
+	return 0;
+}

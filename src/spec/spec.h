@@ -70,6 +70,15 @@ int spec_generate(const struct spec_opts *o, json_t **out, err_t *err);
  * E_INVALID_ARGUMENT naming the first bad field. The spec is not changed. */
 int spec_validate(const json_t *spec, err_t *err);
 
+/* The process of an exec, as `ctr t exec` makes it: base (the container
+ * spec's process; NULL: a bare one) with req's {"args" (required),"env"
+ * (KEY=VALUE set over base's),"cwd" (absolute),"user" (resolved through
+ * /etc/passwd and /etc/group under rootfs, the task's mounted root; NULL:
+ * numeric users only),"terminal"}. *out is new. E_INVALID_ARGUMENT naming
+ * the field. */
+int spec_exec_process(const json_t *base, const json_t *req, const char *rootfs, json_t **out,
+		      err_t *err);
+
 /* Docker's/containerd's default capability set, NULL-terminated. */
 extern const char *const spec_default_caps[];
 

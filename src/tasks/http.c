@@ -24,12 +24,14 @@ struct pending {
 	int status;   /* HTTP status of a success */
 	bool wait;    /* a long-poll: cancelled when the client leaves */
 	char *ns, *id;
+	char *exec_id; /* the exec a wait is for, NULL for init */
 };
 
 static void pending_free(struct pending *p)
 {
 	free(p->ns);
 	free(p->id);
+	free(p->exec_id);
 	free(p);
 }
 
@@ -38,7 +40,10 @@ static void pending_abort(struct request *r, void *data)
 	struct pending *p = data;
 	p->r = NULL;
 	if (p->wait) {
-		tasks_wait_cancel(p->d, p->ns, p->id, p);
+		if (p->exec_id)
+			tasks_exec_wait_cancel(p->d, p->ns, p->id, p->exec_id, p);
+		else
+			tasks_wait_cancel(p->d, p->ns, p->id, p);
 		pending_free(p);
 	}
 }
@@ -163,10 +168,9 @@ static void task_kill_h(struct request *r)
 		return reply_errorf(r, E_INVALID_ARGUMENT,
 				    "`signal` must be a signal name (SIGTERM, TERM) or number");
 	const char *exec_id = json_get_string(body, "exec_id");
-	if (exec_id && *exec_id && strcmp(exec_id, request_param(r, "id")) != 0)
-		return reply_errorf(r, E_NOT_FOUND, "the task of `%s` has no exec `%s`",
-				    request_param(r, "id"), exec_id);
 	struct pending *p = pending_new(r, 204);
+	if (exec_id && *exec_id)
+		return tasks_exec_kill(r->d, p->ns, p->id, exec_id, sig, pending_done, p);
 	tasks_kill(r->d, p->ns, p->id, sig, json_is_true(json_object_get(body, "all")),
 		   pending_done, p);
 }
@@ -179,12 +183,84 @@ static void task_wait_h(struct request *r)
 	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
 		return reply_error(r, &err);
 	const char *exec_id = json_get_string(body, "exec_id");
-	if (exec_id && *exec_id && strcmp(exec_id, request_param(r, "id")) != 0)
-		return reply_errorf(r, E_NOT_FOUND, "the task of `%s` has no exec `%s`",
-				    request_param(r, "id"), exec_id);
 	struct pending *p = pending_new(r, 200);
 	p->wait = true;
+	if (exec_id && *exec_id) {
+		p->exec_id = xstrdup(exec_id);
+		return tasks_exec_wait(r->d, p->ns, p->id, exec_id, pending_done, p);
+	}
 	tasks_wait(r->d, p->ns, p->id, pending_done, p);
+}
+
+/* ---- exec ------------------------------------------------------------------- */
+
+static void exec_add_h(struct request *r)
+{
+	static const struct json_field fields[] = {
+		{ "exec_id", JF_STRING, true }, { "process", JF_OBJECT, true },
+		{ "stdin", JF_ANY, false },     { "stdout", JF_ANY, false },
+		{ "stderr", JF_ANY, false },    { "log", JF_BOOL, false },
+		{ NULL },
+	};
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = request_json(r, &err)) ||
+	    json_check_object(body, "request body", fields, &err) < 0)
+		return reply_error(r, &err);
+	static const char *const io[] = { "stdin", "stdout", "stderr" };
+	for (size_t i = 0; i < ARRAY_SIZE(io); i++) {
+		json_t *v = json_object_get(body, io[i]);
+		if (v && !json_is_null(v) && !json_is_string(v))
+			return reply_errorf(r, E_INVALID_ARGUMENT, "`%s` must be a path or null",
+					    io[i]);
+	}
+	struct pending *p = pending_new(r, 201);
+	tasks_exec_add(r->d, p->ns, p->id, body, pending_done, p);
+}
+
+static void exec_get_h(struct request *r)
+{
+	err_t err = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
+	json_t *x = tasks_exec_get(r->d, request_param(r, "ns"), request_param(r, "id"),
+				   request_param(r, "eid"), &err);
+	if (!x)
+		return reply_error(r, &err);
+	reply_json(r, 200, x);
+}
+
+static void exec_start_h(struct request *r)
+{
+	static const struct json_field fields[] = { { NULL } };
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	tasks_exec_start(r->d, p->ns, p->id, request_param(r, "eid"), pending_done, p);
+}
+
+static void exec_wait_h(struct request *r)
+{
+	static const struct json_field fields[] = { { NULL } };
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	p->wait = true;
+	p->exec_id = xstrdup(request_param(r, "eid"));
+	tasks_exec_wait(r->d, p->ns, p->id, p->exec_id, pending_done, p);
+}
+
+static void exec_delete_h(struct request *r)
+{
+	err_t err = NULL;
+	if (request_check_query(r, no_query, &err) < 0)
+		return reply_error(r, &err);
+	struct pending *p = pending_new(r, 200);
+	tasks_exec_delete(r->d, p->ns, p->id, request_param(r, "eid"), pending_done, p);
 }
 
 static void task_delete_h(struct request *r)
@@ -242,18 +318,6 @@ static void task_update_h(struct request *r)
 	tasks_update(r->d, p->ns, p->id, json_object_get(body, "resources"), pending_done, p);
 }
 
-/* exec_id names the init (the container's id) or nothing: execs are not here yet */
-static bool init_only(struct request *r, json_t *body)
-{
-	const char *exec_id = json_get_string(body, "exec_id");
-	if (exec_id && *exec_id && strcmp(exec_id, request_param(r, "id")) != 0) {
-		reply_errorf(r, E_NOT_FOUND, "the task of `%s` has no exec `%s`",
-			     request_param(r, "id"), exec_id);
-		return false;
-	}
-	return true;
-}
-
 static void task_resize_h(struct request *r)
 {
 	static const struct json_field fields[] = {
@@ -278,10 +342,9 @@ static void task_resize_h(struct request *r)
 					    TASKS_TERMINAL_MAX);
 		v[i] = (unsigned)n;
 	}
-	if (!init_only(r, body))
-		return;
 	struct pending *p = pending_new(r, 204);
-	tasks_resize(r->d, p->ns, p->id, v[0], v[1], pending_done, p);
+	tasks_resize(r->d, p->ns, p->id, json_get_string(body, "exec_id"), v[0], v[1],
+		     pending_done, p);
 }
 
 static void task_closeio_h(struct request *r)
@@ -291,10 +354,8 @@ static void task_closeio_h(struct request *r)
 	cleanup_json json_t *body = NULL;
 	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
 		return reply_error(r, &err);
-	if (!init_only(r, body))
-		return;
 	struct pending *p = pending_new(r, 204);
-	tasks_closeio(r->d, p->ns, p->id, pending_done, p);
+	tasks_closeio(r->d, p->ns, p->id, json_get_string(body, "exec_id"), pending_done, p);
 }
 
 /* ---- logs ------------------------------------------------------------------- */
@@ -302,6 +363,7 @@ static void task_closeio_h(struct request *r)
 struct follow {
 	struct daemon *d;
 	char *ns, *id;
+	char *exec_id; /* NULL: the init process's log */
 	int fd;
 	off_t off;
 	struct event *timer;
@@ -328,7 +390,8 @@ static int follow_fill(struct http_stream *s, struct buf *out, void *data)
 	if (n < 0 && errno != EINTR)
 		return -1;
 	/* nothing new: finished once the task is done and the file read to its end */
-	bool done = tasks_done(f->d, f->ns, f->id);
+	bool done = f->exec_id ? tasks_exec_done(f->d, f->ns, f->id, f->exec_id)
+			       : tasks_done(f->d, f->ns, f->id);
 	if (done && f->last)
 		return 1;
 	f->last = done;
@@ -342,6 +405,7 @@ static void follow_closed(struct http_stream *s, void *data)
 	struct follow *f = data;
 	event_free(f->timer);
 	close(f->fd);
+	free(f->exec_id);
 	free(f->ns);
 	free(f->id);
 	free(f);
@@ -354,14 +418,18 @@ static const struct http_stream_ops follow_ops = {
 
 static void task_logs_h(struct request *r)
 {
-	static const char *const allowed[] = { "follow", NULL };
+	static const char *const allowed[] = { "follow", "exec_id", NULL };
 	err_t err = NULL;
 	bool follow;
 	if (request_check_query(r, allowed, &err) < 0 ||
 	    request_query_bool(r, "follow", false, &follow, &err) < 0)
 		return reply_error(r, &err);
 	const char *ns = request_param(r, "ns"), *id = request_param(r, "id");
-	cleanup_free char *path = tasks_log_path(r->d, ns, id, &err);
+	const char *exec_id = request_query(r, "exec_id");
+	if (exec_id && !*exec_id)
+		exec_id = NULL;
+	cleanup_free char *path = exec_id ? tasks_exec_log_path(r->d, ns, id, exec_id, &err)
+					  : tasks_log_path(r->d, ns, id, &err);
 	if (!path)
 		return reply_error(r, &err);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -389,6 +457,7 @@ static void task_logs_h(struct request *r)
 	f->d = r->d;
 	f->ns = xstrdup(ns);
 	f->id = xstrdup(id);
+	f->exec_id = exec_id ? xstrdup(exec_id) : NULL;
 	f->fd = fd;
 	f->timer = evtimer_new(r->d->base, follow_timer_cb, f);
 	static const char *const headers[] = { "Cache-Control", "no-cache", NULL };
@@ -411,5 +480,10 @@ const struct route tasks_routes[] = {
 	{ M_POST, C "/update", task_update_h },
 	{ M_POST, C "/resize", task_resize_h },
 	{ M_POST, C "/closeio", task_closeio_h },
+	{ M_POST, C "/exec", exec_add_h },
+	{ M_GET, C "/exec/{eid}", exec_get_h },
+	{ M_DELETE, C "/exec/{eid}", exec_delete_h },
+	{ M_POST, C "/exec/{eid}/start", exec_start_h },
+	{ M_POST, C "/exec/{eid}/wait", exec_wait_h },
 	{ 0, NULL },
 };

@@ -26,6 +26,21 @@ struct waiter {
 	struct waiter *next;
 };
 
+/* An exec'd process of a task (exec.c). */
+struct texec {
+	struct texec *next;
+	char *id;
+	enum task_status status; /* CREATING (being added), CREATED, RUNNING, STOPPED */
+	pid_t pid;
+	int exit_status;
+	char exited_at[40];
+	bool starting;      /* exec_start in flight */
+	bool exit_deferred; /* exit arrived during the start: published after it */
+	bool deleting;
+	bool log;
+	struct waiter *waiters;
+};
+
 struct task {
 	struct tasks *ts;
 	char *ns, *id, *dir;
@@ -46,6 +61,7 @@ struct task {
 	char *cgroup_path;          /* linux.cgroupsPath of its spec */
 	struct oom_watch *oom;      /* OOM kills in its memory cgroup */
 	struct waiter *waiters;
+	struct texec *execs;
 	/* task create in flight */
 	tasks_cb create_cb;
 	void *create_data;
@@ -86,11 +102,22 @@ struct op *task_op_new(struct task *t, tasks_cb cb, void *data);
 json_t *task_json(const struct task *t);
 /* Keep the FIFO paths and terminal flag of io (a create body or shim.json). */
 void task_set_stdio(struct task *t, json_t *io);
+/* cb(data, result) from the loop (result is stolen), or with *err (taken). */
+void task_answer_later(struct daemon *d, tasks_cb cb, void *data, json_t *result, err_t *err);
 /* cb from the loop, not before the caller returns. */
 void task_fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind kind,
 		     const char *fmt, ...) PRINTF_LIKE(5, 6);
 /* Why t cannot take a request now (creating, deleting, lost), or NULL. */
 const char *task_not_ready(const struct task *t);
+
+/* exec.c */
+struct texec *texec_find(struct task *t, const char *exec_id);
+/* An `exit` notification with an exec_id. */
+void texec_exited(struct task *t, json_t *params);
+/* The shim's `state` answer after a restart: rebuild t's execs from "execs". */
+void texec_restore(struct task *t, json_t *state);
+/* The task is gone: fail the waiters, free every exec. */
+void texec_free_all(struct task *t);
 
 /* bundle.c */
 char *task_dir_path(struct daemon *d, const char *ns, const char *id);

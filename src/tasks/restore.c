@@ -48,6 +48,7 @@ static void restore_state_cb(void *data, json_t *result, err_t *err)
 		t->pid = (pid_t)json_integer_value(pid);
 	if (!st || t->status == TS_DELETING)
 		return;
+	texec_restore(t, result);
 	if (!strcmp(st, "stopped"))
 		task_exited(t, result);
 	else if (!strcmp(st, "created") && t->status == TS_RUNNING)

@@ -55,6 +55,7 @@ void task_unlink_free(struct task *t)
 			break;
 		}
 	shim_conn_free(t->conn);
+	texec_free_all(t);
 	oom_watch_free(t->oom);
 	free(t->cgroup_path);
 	json_decref(t->create_event);
@@ -128,7 +129,7 @@ static void later_cb(evutil_socket_t fd, short what, void *arg)
 	free(l);
 }
 
-static void answer_later(struct daemon *d, tasks_cb cb, void *data, json_t *result, err_t *err)
+void task_answer_later(struct daemon *d, tasks_cb cb, void *data, json_t *result, err_t *err)
 {
 	struct later *l = xzalloc(sizeof(*l));
 	l->cb = cb;
@@ -150,7 +151,7 @@ void task_fail_later(struct daemon *d, tasks_cb cb, void *data, enum err_kind ki
 	va_end(ap);
 	err_t err = NULL;
 	make_error(&err, kind, 0, "%s", msg);
-	answer_later(d, cb, data, NULL, &err);
+	task_answer_later(d, cb, data, NULL, &err);
 }
 
 static void no_task(struct daemon *d, tasks_cb cb, void *data, const char *id)
@@ -251,7 +252,9 @@ bool task_read_exit_file(struct task *t)
 static void conn_event_cb(void *data, const char *name, json_t *params)
 {
 	struct task *t = data;
-	if (!strcmp(name, "exit"))
+	if (!strcmp(name, "exit") && json_get_string(params, "exec_id"))
+		texec_exited(t, params);
+	else if (!strcmp(name, "exit"))
 		task_exited(t, params);
 	else
 		log_debug("shim notification", "id=%s event=%s", t->id, name);
@@ -482,7 +485,7 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 			log_warn("cannot remove a task directory", "dir=%s error=%s", t->dir,
 				 rmerr->msg);
 		task_unlink_free(t);
-		return answer_later(d, cb, data, NULL, &err);
+		return task_answer_later(d, cb, data, NULL, &err);
 	}
 }
 
@@ -587,7 +590,7 @@ void tasks_wait(struct daemon *d, const char *ns, const char *id, tasks_cb cb, v
 	if (!t)
 		return no_task(d, cb, data, id);
 	if (t->status == TS_STOPPED || t->status == TS_DELETING)
-		return answer_later(d, cb, data, exit_json(t), NULL);
+		return task_answer_later(d, cb, data, exit_json(t), NULL);
 	if (t->status == TS_UNKNOWN)
 		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` has lost its shim (status unknown)", id);

@@ -67,21 +67,53 @@ void tasks_update(struct daemon *d, const char *ns, const char *id, json_t *reso
  * limit -1 or 1..4194304, blockIO weight 10..1000; unknown keys refused. */
 int tasks_check_resources(json_t *resources, err_t *err);
 
-/* terminal.c. resize: set the window size of the task's terminal (each
- * 1..TASKS_TERMINAL_MAX, else E_INVALID_ARGUMENT; E_FAILED_PRECONDITION for a
- * task without a terminal or a stopped one). closeio: end its stdin (EOF
- * for a pipe; the terminal's EOF character for a terminal); a task without
- * stdin has nothing to close. Both answer {}. */
+/* terminal.c, for the init process (exec_id NULL or "") or an exec (E_NOT_FOUND
+ * for one the task does not have). resize: set the window size of its
+ * terminal (each 1..TASKS_TERMINAL_MAX, else E_INVALID_ARGUMENT;
+ * E_FAILED_PRECONDITION for a process without a terminal, not started or
+ * exited). closeio: end its stdin (EOF for a pipe; the terminal's EOF
+ * character for a terminal); a process without stdin has nothing to close.
+ * Both answer {}. */
 #define TASKS_TERMINAL_MAX 65535
-void tasks_resize(struct daemon *d, const char *ns, const char *id, unsigned width,
-		  unsigned height, tasks_cb cb, void *data);
-void tasks_closeio(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
+void tasks_resize(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		  unsigned width, unsigned height, tasks_cb cb, void *data);
+void tasks_closeio(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		   tasks_cb cb, void *data);
 
 /* The captured output of a task created with "log": E_NOT_FOUND without a
  * task, E_FAILED_PRECONDITION when it does not capture. Returns the path. */
 char *tasks_log_path(struct daemon *d, const char *ns, const char *id, err_t *err);
 /* Has the task exited (or is it gone)? Followers of logs stop then. */
 bool tasks_done(struct daemon *d, const char *ns, const char *id);
+
+/* exec.c: processes added to a running task (containerd's Exec). Served
+ * objects: {"id" (the exec id),"pid","status","exit_status"?,"exited_at"?},
+ * status created, running or stopped. Events /tasks/exec-added
+ * ({"container_id","exec_id"}), /tasks/exec-started (+"pid") and
+ * /tasks/exit with "id" the exec id.
+ * add: body {"exec_id","process":{"args","env","cwd","user","terminal"},
+ * "stdin"?,"stdout"?,"stderr"?,"log"?}; E_ALREADY_EXISTS for a taken exec
+ * id, E_FAILED_PRECONDITION unless the task is running. */
+void tasks_exec_add(struct daemon *d, const char *ns, const char *id, json_t *body, tasks_cb cb,
+		    void *data);
+void tasks_exec_start(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		      tasks_cb cb, void *data);
+json_t *tasks_exec_get(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		       err_t *err);
+void tasks_exec_kill(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		     int sig, tasks_cb cb, void *data);
+/* Calls back at its exit: {"exit_status","exited_at"}. */
+void tasks_exec_wait(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		     tasks_cb cb, void *data);
+void tasks_exec_wait_cancel(struct daemon *d, const char *ns, const char *id,
+			    const char *exec_id, void *data);
+/* Forget a stopped (or never started) exec → {"id","pid","exit_status"?,"exited_at"?}. */
+void tasks_exec_delete(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+		       tasks_cb cb, void *data);
+/* The output of an exec created with "log" (as tasks_log_path). */
+char *tasks_exec_log_path(struct daemon *d, const char *ns, const char *id, const char *exec_id,
+			  err_t *err);
+bool tasks_exec_done(struct daemon *d, const char *ns, const char *id, const char *exec_id);
 
 /* "SIGTERM", "TERM", "term", "15" → 15; -1 when it is not a signal. */
 int signal_parse(const char *s);
