@@ -26,7 +26,7 @@ C=$NS/containers
 IMG=
 
 cleanup_containers () {
-	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm
+	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm t6ex
 	do
 		runc --root "$TRASH/state/runc/default" delete --force $id 2>/dev/null
 	done
@@ -273,6 +273,41 @@ test_expect_success 'attach: a task without a terminal is refused; resize and cl
 	grep "no terminal" err &&
 	"$BERTH" tasks closeio t6pipe >out && test "$(cat out)" = t6pipe &&
 	gone t6pipe
+'
+
+test_expect_success 'an exec with a terminal: its own pty, resize after start, input, closeio, exit code' '
+	api POST "$C" -d "{\"id\":\"t6ex\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"1000\"]}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6ex/task" -d "{\"log\":true}" && test "$(cat status)" = 201 &&
+	api POST "$C/t6ex/task/start" && test "$(cat status)" = 200 &&
+	mkfifo ex.in ex.out &&
+	{ cat ex.out >ex.got & } &&
+	api POST "$C/t6ex/task/exec" -d "{\"exec_id\":\"tx\",\"process\":{\"args\":[\"sh\",\"-c\",\"read x; tty; stty size; echo got \$x; cat >/dev/null; echo eof-seen; exit 5\"],\"terminal\":true},\"stdin\":\"$TRASH/ex.in\",\"stdout\":\"$TRASH/ex.out\"}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"tx\"}" &&
+	test "$(cat status)" = 412 && jq -e ".error.message | test(\"not started\")" out &&
+	api POST "$C/t6ex/task/exec/tx/start" && test "$(cat status)" = 200 &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":93,\"height\":29,\"exec_id\":\"tx\"}" &&
+	test "$(cat status)" = 204 &&
+	echo hello >ex.in &&
+	test_wait_for 10 grep "got hello" ex.got &&
+	grep "^/dev/pts/" ex.got &&
+	grep "^29 93" ex.got &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":93,\"height\":29}" && test "$(cat status)" = 412 &&
+	jq -e ".error.message | test(\"no terminal\")" out &&
+	api POST "$C/t6ex/task/closeio" -d "{\"exec_id\":\"tx\"}" && test "$(cat status)" = 204 &&
+	api POST "$C/t6ex/task/exec/tx/wait" && test "$(cat status)" = 200 && jq -e ".exit_status == 5" out &&
+	test_wait_for 10 grep eof-seen ex.got &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"tx\"}" &&
+	test "$(cat status)" = 412 && jq -e ".error.message | test(\"exited\")" out &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"nope\"}" &&
+	test "$(cat status)" = 404 &&
+	api POST "$C/t6ex/task/exec" -d "{\"exec_id\":\"px\",\"process\":{\"args\":[\"true\"]},\"log\":true}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/t6ex/task/exec/px/start" && test "$(cat status)" = 200 &&
+	api POST "$C/t6ex/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"px\"}" &&
+	test "$(cat status)" = 412 &&
+	gone t6ex
 '
 
 test_expect_success 'no FIFO directory left by run -t' '
