@@ -446,12 +446,10 @@ static void forward_cb(void *arg, int sig)
 static int run_terminal(struct run *r)
 {
 	err_t err = NULL;
-	if (r->interactive && tty_raw(STDIN_FILENO, &err) < 0) {
-		cli_fail(&err, RUN_FAILED);
-		forward_signal(r, SIGKILL);
-		remove_task(r, NULL);
-		return RUN_FAILED;
-	}
+	/* stdin is a terminal (checked before): should raw mode fail, the
+	 * session still works, with local echo */
+	if (r->interactive && tty_raw(STDIN_FILENO, &err) < 0)
+		cli_fail(&err, CLI_OK);
 	struct tty_attach a = {
 	    .cli = r->cli,
 	    .c = r->c,
@@ -489,7 +487,7 @@ static int run_foreground(struct run *r)
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
 	/* its size before it starts: a shell reads it once at start */
-	if (r->tty && tty_send_size(r->cli, r->c, r->id, STDIN_FILENO, &err) != CLIENT_OK) {
+	if (r->tty && tty_send_size(r->cli, r->c, r->id, NULL, STDIN_FILENO, &err) != CLIENT_OK) {
 		cli_fail(&err, RUN_FAILED);
 		remove_task(r, NULL);
 		return RUN_FAILED;

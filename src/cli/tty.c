@@ -56,8 +56,8 @@ static char *resize_path(struct cli *cli, const char *id)
 	return cli_ns_path(cli, "/containers/%s/task/resize", e);
 }
 
-enum client_status tty_send_size(struct cli *cli, struct client *c, const char *id, int fd,
-				 err_t *err)
+enum client_status tty_send_size(struct cli *cli, struct client *c, const char *id,
+				 const char *exec_id, int fd, err_t *err)
 {
 	struct winsize ws;
 	if (ioctl(fd, TIOCGWINSZ, &ws) < 0 || ws.ws_col == 0 || ws.ws_row == 0)
@@ -65,6 +65,8 @@ enum client_status tty_send_size(struct cli *cli, struct client *c, const char *
 	cleanup_free char *path = resize_path(cli, id);
 	cleanup_json json_t *body =
 	    json_pack("{s:i,s:i}", "width", (int)ws.ws_col, "height", (int)ws.ws_row);
+	if (exec_id)
+		json_object_set_new(body, "exec_id", json_string(exec_id));
 	return client_call(c, "POST", path, body, NULL, err);
 }
 
@@ -79,7 +81,7 @@ static void send_size(struct tty_attach *a)
 		}
 	}
 	/* a resize that fails (the process has just exited) changes nothing */
-	if (tty_send_size(a->cli, a->ctl, a->id, STDIN_FILENO, &err) != CLIENT_OK)
+	if (tty_send_size(a->cli, a->ctl, a->id, a->exec_id, STDIN_FILENO, &err) != CLIENT_OK)
 		err_free(&err);
 }
 
@@ -192,7 +194,10 @@ static void take_signals(struct loop *l)
 int tty_attach_run(struct tty_attach *a, err_t *err)
 {
 	cleanup_free char *e = client_escape(a->id);
-	cleanup_free char *path = cli_ns_path(a->cli, "/containers/%s/task/wait", e);
+	cleanup_free char *x = a->exec_id ? client_escape(a->exec_id) : NULL;
+	cleanup_free char *path =
+	    x ? cli_ns_path(a->cli, "/containers/%s/task/exec/%s/wait", e, x)
+	      : cli_ns_path(a->cli, "/containers/%s/task/wait", e);
 	struct client_async *as = client_async_new(a->c, "POST", path, NULL);
 	struct loop l = {.a = a, .in = BUF_INIT};
 	enum { SIGNALS, STDIN, FIFO_IN, FIFO_OUT };

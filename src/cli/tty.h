@@ -15,10 +15,10 @@
 int tty_raw(int fd, err_t *err);
 void tty_restore(void);
 
-/* POST .../task/resize with fd's window size on connection c; false (and
- * nothing sent) when fd is not a terminal. Errors are returned. */
-enum client_status tty_send_size(struct cli *cli, struct client *c, const char *id, int fd,
-				 err_t *err);
+/* POST .../task/resize with fd's window size on connection c, for the exec
+ * exec_id (NULL: init); nothing is sent when fd is not a terminal. */
+enum client_status tty_send_size(struct cli *cli, struct client *c, const char *id,
+				 const char *exec_id, int fd, err_t *err);
 
 /* tty_attach_run() returns the process's exit status (0..255), or: */
 enum { TTY_DETACHED = -2, TTY_FAILED = -1 };
@@ -27,6 +27,7 @@ struct tty_attach {
 	struct cli *cli;
 	struct client *c;   /* for the wait, a long-poll */
 	const char *id;
+	const char *exec_id; /* an exec of the task, NULL: its init process */
 	int in_fd;          /* our end of the task's stdin FIFO (written), -1: none */
 	int out_fd;         /* our end of its stdout FIFO (read) */
 	int sigfd;          /* signalfd of SIGWINCH and the signals below */
