@@ -50,7 +50,12 @@ static int attach(struct cli *cli, struct client *c, const char *id, int sigfd)
 		return CLI_ERROR;
 	}
 	struct tty_attach a = {
-	    .cli = cli, .c = c, .id = id, .in_fd = -1, .out_fd = -1, .sigfd = sigfd,
+	    .cli = cli,
+	    .c = c,
+	    .id = id,
+	    .in_fd = -1,
+	    .out_fd = -1,
+	    .sigfd = sigfd,
 	    .detach_keys = true,
 	};
 	if (open_fifo("stdout", out, O_RDONLY, &a.out_fd) != CLI_OK ||
@@ -134,8 +139,8 @@ static int resize_run(struct cli *cli, int argc, char **argv)
 					       i ? "HEIGHT" : "WIDTH", argv[optind + 1 + i],
 					       i ? "rows" : "columns");
 	cleanup_free char *path = task_path(cli, argv[optind], "/resize");
-	cleanup_json json_t *body = json_pack("{s:I,s:I}", "width", (json_int_t)v[0], "height",
-					      (json_int_t)v[1]);
+	cleanup_json json_t *body =
+	    json_pack("{s:I,s:I}", "width", (json_int_t)v[0], "height", (json_int_t)v[1]);
 	return cli_call(cli, "POST", path, body, NULL);
 }
 

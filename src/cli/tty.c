@@ -35,7 +35,8 @@ int tty_raw(int fd, err_t *err)
 	if (saved_fd >= 0)
 		return 0;
 	if (tcgetattr(fd, &saved) < 0)
-		return make_error(err, E_FAILED_PRECONDITION, errno, "the input device is not a TTY");
+		return make_error(err, E_FAILED_PRECONDITION, errno,
+				  "the input device is not a TTY");
 	struct termios raw = saved;
 	cfmakeraw(&raw);
 	if (!registered) {
@@ -87,8 +88,8 @@ static void send_size(struct tty_attach *a)
 
 struct loop {
 	struct tty_attach *a;
-	struct buf in;   /* typed, not yet taken by the FIFO */
-	bool held_p;     /* a Ctrl-P waits for what follows it */
+	struct buf in; /* typed, not yet taken by the FIFO */
+	bool held_p;   /* a Ctrl-P waits for what follows it */
 	bool detached;
 	bool in_eof;
 };
@@ -195,9 +196,8 @@ int tty_attach_run(struct tty_attach *a, err_t *err)
 {
 	cleanup_free char *e = client_escape(a->id);
 	cleanup_free char *x = a->exec_id ? client_escape(a->exec_id) : NULL;
-	cleanup_free char *path =
-	    x ? cli_ns_path(a->cli, "/containers/%s/task/exec/%s/wait", e, x)
-	      : cli_ns_path(a->cli, "/containers/%s/task/wait", e);
+	cleanup_free char *path = x ? cli_ns_path(a->cli, "/containers/%s/task/exec/%s/wait", e, x)
+				    : cli_ns_path(a->cli, "/containers/%s/task/wait", e);
 	struct client_async *as = client_async_new(a->c, "POST", path, NULL);
 	struct loop l = {.a = a, .in = BUF_INIT};
 	enum { SIGNALS, STDIN, FIFO_IN, FIFO_OUT };

@@ -25,13 +25,13 @@ enum { TTY_DETACHED = -2, TTY_FAILED = -1 };
 
 struct tty_attach {
 	struct cli *cli;
-	struct client *c;   /* for the wait, a long-poll */
+	struct client *c; /* for the wait, a long-poll */
 	const char *id;
 	const char *exec_id; /* an exec of the task, NULL: its init process */
-	int in_fd;          /* our end of the task's stdin FIFO (written), -1: none */
-	int out_fd;         /* our end of its stdout FIFO (read) */
-	int sigfd;          /* signalfd of SIGWINCH and the signals below */
-	bool detach_keys;   /* Ctrl-P Ctrl-Q leaves the task running */
+	int in_fd;	     /* our end of the task's stdin FIFO (written), -1: none */
+	int out_fd;	     /* our end of its stdout FIFO (read) */
+	int sigfd;	     /* signalfd of SIGWINCH and the signals below */
+	bool detach_keys;    /* Ctrl-P Ctrl-Q leaves the task running */
 	/* signals other than SIGWINCH; NULL: they detach */
 	void (*on_signal)(void *arg, int sig);
 	void *arg;

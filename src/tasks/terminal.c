@@ -38,8 +38,8 @@ static bool find_exec(struct task *t, const char **exec_id, tasks_cb cb, void *d
 	if (*exec_id && !**exec_id)
 		*exec_id = NULL; /* "" is the init process, as containerd has it */
 	if (*exec_id && !texec_find(t, *exec_id)) {
-		task_fail_later(t->ts->d, cb, data, E_NOT_FOUND, "the task of `%s` has no exec `%s`",
-				t->id, *exec_id);
+		task_fail_later(t->ts->d, cb, data, E_NOT_FOUND,
+				"the task of `%s` has no exec `%s`", t->id, *exec_id);
 		return false;
 	}
 	return true;
