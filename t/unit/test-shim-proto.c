@@ -122,6 +122,14 @@ static void test_opts(void)
 	shim_opts_release(&o);
 	err_free(&err);
 
+	const char *tty = "{\"id\":\"t\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":"
+			  "\"/r\",\"stdin\":\"/i\",\"stdout\":\"/o\",\"terminal\":true}";
+	ok(proto_parse_opts(tty, strlen(tty), &o, &err) == 0 && o.terminal && o.stdin_path &&
+		   o.stdout_path && !o.stderr_path,
+	   "a terminal with stdin and stdout");
+	shim_opts_release(&o);
+	err_free(&err);
+
 	static const char *const bad[] = {
 		"{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"runc\",\"runtime_root\":\"/r\"}",
 		"{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\",\"x\":1}",
@@ -133,6 +141,8 @@ static void test_opts(void)
 		"{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\","
 		"\"runtime_args\":[true]}",
 		"{\"id\":\"\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\"}",
+		"{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\","
+		"\"terminal\":true,\"stdout\":\"/o\",\"stderr\":\"/e\"}",
 		"nope",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
