@@ -26,7 +26,7 @@ C=$NS/containers
 IMG=
 
 cleanup_containers () {
-	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm t6ex
+	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm t6ex t6bp
 	do
 		runc --root "$TRASH/state/runc/default" delete --force $id 2>/dev/null
 	done
@@ -265,6 +265,15 @@ test_expect_success 'attach again: the same shell; its exit ends attach with its
 	! test -e "$(cat fifo.path)" &&
 	! test -e "$(dirname "$(cat fifo.path)")" &&
 	"$BERTH" containers rm t6det
+'
+
+test_expect_success 'detached output nobody reads waits (FIFO, then the shim, then backpressure): none is lost' '
+	"$BERTH" run -d -t "$IMG" t6bp sh -c "i=0; while test \$i -lt 20000; do echo line \$i; i=\$((i+1)); done; echo done-marker; read x; exit 4" &&
+	api GET "$C/t6bp/task" && jq -e ".status == \"running\"" out &&
+	test_expect_code 4 in_pty "expect:done-marker" "send:bye\r" -- "$BERTH" tasks attach t6bp &&
+	test "$(grep -c "^line [0-9]*" pty.out)" = 20000 &&
+	grep -q "^line 19999" pty.out &&
+	"$BERTH" tasks rm t6bp && "$BERTH" containers rm t6bp
 '
 
 test_expect_success 'attach: a task without a terminal is refused; resize and closeio of the CLI' '
