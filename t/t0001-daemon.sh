@@ -169,4 +169,20 @@ test_expect_success 'flags win over the config file' '
 	stop_berthd
 '
 
+test_expect_success 'socket_group: the socket belongs to that group (mode 0660); an unknown group is refused' '
+	grp=$(getent group daemon | cut -d: -f1) &&
+	test -n "$grp" &&
+	echo "{\"socket_group\": \"$grp\"}" >config.json &&
+	start_berthd &&
+	test "$(stat -c %G:%a "$BERTH_SOCK")" = "$grp:660" &&
+	test "$(stat -c %U "$BERTH_SOCK")" = root &&
+	stop_berthd &&
+	echo "{\"socket_group\": \"no-such-group-x\"}" >bad.json &&
+	test_expect_code 2 "$BERTHD" --config bad.json --root "$TRASH/r7" --state "$TRASH/s7" \
+		--socket "$TRASH/s7.sock" 2>err &&
+	grep no-such-group-x err &&
+	test_path_is_missing "$TRASH/s7.sock" &&
+	echo "{}" >config.json
+'
+
 test_done

@@ -364,6 +364,19 @@ static int open_unix(struct daemon *d, err_t *err)
 			return make_error(err, E_INVALID_ARGUMENT, errno,
 					  "create socket directory `%s`", dir);
 	}
+	/* the group first: a refused start leaves no socket behind */
+	gid_t gid = (gid_t)-1;
+	if (d->cfg.socket_group) {
+		struct group *g = getgrnam(d->cfg.socket_group);
+		uint64_t n;
+		if (g)
+			gid = g->gr_gid;
+		else if (parse_u64(d->cfg.socket_group, &n) && n < (gid_t)-1)
+			gid = (gid_t)n; /* a number, as containerd's grpc.gid */
+		else
+			return make_error(err, E_INVALID_ARGUMENT, 0, "socket group `%s` not found",
+					  d->cfg.socket_group);
+	}
 	int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (probe >= 0) {
 		bool live = connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0;
@@ -385,20 +398,11 @@ static int open_unix(struct daemon *d, err_t *err)
 		close(fd);
 		return make_error(err, E_INVALID_ARGUMENT, e, "bind `%s`", path);
 	}
-	gid_t gid = (gid_t)-1;
-	if (d->cfg.socket_group) {
-		struct group *g = getgrnam(d->cfg.socket_group);
-		if (!g) {
-			close(fd);
-			return make_error(err, E_INVALID_ARGUMENT, 0, "socket group `%s` not found",
-					  d->cfg.socket_group);
-		}
-		gid = g->gr_gid;
-	}
 	if (chmod(path, 0660) < 0 || (gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) ||
 	    listen(fd, 511) < 0) {
 		int e = errno;
 		close(fd);
+		unlink(path);
 		return make_error(err, E_INTERNAL, e, "set up socket `%s`", path);
 	}
 	d->http->unix_path = xstrdup(path);

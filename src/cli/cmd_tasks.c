@@ -391,7 +391,11 @@ static int ps_run(struct cli *cli, int argc, char **argv)
 		snprintf(pid, sizeof(pid), "%lld",
 			 (long long)json_integer_value(json_object_get(p, "pid")));
 		json_t *info = json_object_get(p, "info");
-		cleanup_free char *shown = info ? json_dumps(info, JSON_COMPACT) : NULL;
+		const char *exec_id = json_get_string(info, "exec_id");
+		/* ctr's column: the exec id of an exec'd process */
+		cleanup_free char *shown = exec_id	? xasprintf("exec_id=%s", exec_id)
+					   : info ? json_dumps(info, JSON_COMPACT)
+						  : NULL;
 		table_add(tab, pid, shown ? shown : "-");
 	}
 	table_print(tab, stdout);
