@@ -42,7 +42,7 @@ call () {
 test_expect_success 'setup: a task directory binding a busybox image' '
 	mkdir -p image/bin vg/rootfs &&
 	cp /bin/busybox image/bin/ &&
-	for c in sh echo sleep true cat; do ln -s busybox image/bin/$c || return 1; done &&
+	for c in sh echo sleep true cat tty; do ln -s busybox image/bin/$c || return 1; done &&
 	mkdir spec && (cd spec && "$RUNC" spec) &&
 	jq ".process.terminal = false | .root.path = \"rootfs\" | .root.readonly = false |
 		.process.args = [\"sleep\", \"300\"]" spec/config.json >vg/config.json &&
@@ -70,6 +70,38 @@ test_expect_success 'the shim under valgrind: create, start, exec, pids, kill, e
 	test_wait_for 60 sh -c "test -e vg/exit.json" &&
 	call delete && jq -e ".result.exit_status == 137" ans &&
 	test_wait_for 60 sh -c "! test -e vg/shim.pid && ! ls /proc/*/exe -l 2>/dev/null | grep -q memcheck.*vg"
+'
+
+test_expect_success 'a terminal task under valgrind: console socket, resize, input, closeio, an exec with a terminal' '
+	mkdir -p tty/rootfs &&
+	jq ".process.terminal = true | .process.args = [\"sh\", \"-c\", \"read x; echo got \$x; cat >/dev/null; exit 3\"]" \
+		vg/config.json >tty/config.json &&
+	mkfifo tty.in tty.out &&
+	{ cat tty.out >tty.got & } &&
+	jq --arg i "$TRASH_DIRECTORY/tty.in" --arg o "$TRASH_DIRECTORY/tty.out" \
+		".id = \"$PREFIX-tty\" | del(.log) | .terminal = true | .stdin = \$i | .stdout = \$o" \
+		vg/shim.json >tty/shim.json &&
+	valgrind -q --trace-children=no --leak-check=full --errors-for-leak-kinds=definite \
+		--log-file="$TRASH_DIRECTORY/vg.%p" "$SHIM" "$TRASH_DIRECTORY/tty" >create.out &&
+	jq -e ".pid > 0" create.out &&
+	tcall () {
+		"$CALL" --timeout 60 "$TRASH_DIRECTORY/tty/shim.sock" "$1" ${2:+"$2"} >ans && cat ans &&
+		jq -e "has(\"result\")" ans >/dev/null
+	} &&
+	tcall resize "{\"width\":81,\"height\":25}" &&
+	tcall start &&
+	tcall exec "{\"exec_id\":\"t1\",\"process\":{\"args\":[\"sh\",\"-c\",\"tty\"],\"env\":[\"PATH=/bin\"],\"cwd\":\"/\",\"terminal\":true,\"user\":{\"uid\":0,\"gid\":0}},\"log\":true,\"terminal\":true}" &&
+	{ "$CALL" --timeout 60 "$TRASH_DIRECTORY/tty/shim.sock" --event exit >tty-exec-exit & } &&
+	tcall exec_start "{\"exec_id\":\"t1\"}" &&
+	test_wait_for 60 sh -c "jq -e .params.exec_id tty-exec-exit" &&
+	grep "^/dev/pts/" tty/exec-t1.log &&
+	tcall exec_delete "{\"exec_id\":\"t1\"}" &&
+	echo hi >tty.in &&
+	test_wait_for 60 grep "got hi" tty.got &&
+	tcall closeio &&
+	test_wait_for 60 sh -c "test -e tty/exit.json" &&
+	tcall delete && jq -e ".result.exit_status == 3" ans &&
+	test_wait_for 60 sh -c "! test -e tty/shim.pid && ! ls /proc/*/exe -l 2>/dev/null | grep -q memcheck.*tty"
 '
 
 test_expect_success 'valgrind reports nothing: every shim process exited with 0 errors' '
