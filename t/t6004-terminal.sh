@@ -26,7 +26,7 @@ C=$NS/containers
 IMG=
 
 cleanup_containers () {
-	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm t6ex t6bp
+	for id in t6sh t6sz t6rs t6sig t6api t6pipe t6cio t6tcio t6det t6mm t6ex t6bp t6x
 	do
 		runc --root "$TRASH/state/runc/default" delete --force $id 2>/dev/null
 	done
@@ -317,6 +317,37 @@ test_expect_success 'an exec with a terminal: its own pty, resize after start, i
 	api POST "$C/t6ex/task/resize" -d "{\"width\":80,\"height\":24,\"exec_id\":\"px\"}" &&
 	test "$(cat status)" = 412 &&
 	gone t6ex
+'
+
+test_expect_success 'tasks exec -t -i: a shell in a running task through a pty; size; exit code; terminal restored' '
+	"$BERTH" run -d "$IMG" t6x sleep 1000 &&
+	cat >session.sh <<-EOF &&
+	stty -g >before
+	"$BERTH" tasks exec -t -i --exec-id sh1 t6x sh
+	rc=\$?
+	stty -g >after
+	exit \$rc
+	EOF
+	test_expect_code 5 in_pty -s 101x31 "expect:# " "send:echo \$((7*8))\r" "expect:56" \
+		"send:stty size\r" "expect:31 101" "resize:72x19" "send:stty size\r" "expect:19 72" \
+		"send:exit 5\r" -- sh session.sh &&
+	test_cmp before after &&
+	api GET "$C/t6x/task/exec/sh1" && test "$(cat status)" = 404
+'
+
+test_expect_success 'tasks exec without a terminal: stdout, stderr, stdin to its EOF, exit codes' '
+	test_expect_code 2 "$BERTH" tasks exec t6x sh -c "echo out; echo err >&2; exit 2" >o 2>e &&
+	test "$(cat o)" = out && test "$(cat e)" = err &&
+	printf "piped\nlines\n" | "$BERTH" tasks exec -i t6x cat >o &&
+	printf "piped\nlines\n" >expect && test_cmp expect o &&
+	test_expect_code 127 "$BERTH" tasks exec t6x /nonexistent 2>e &&
+	test_expect_code 125 "$BERTH" tasks exec -t t6x sh </dev/null 2>e &&
+	grep "not a TTY" e &&
+	test_expect_code 2 "$BERTH" tasks exec -d -t t6x sh 2>e &&
+	"$BERTH" tasks exec -d --exec-id bg1 t6x sh -c "echo logged" >id && test "$(cat id)" = bg1 &&
+	api POST "$C/t6x/task/exec/bg1/wait" && jq -e ".exit_status == 0" out &&
+	api GET "$C/t6x/task/logs?exec_id=bg1" && test "$(cat status)" = 200 && grep logged out &&
+	gone t6x
 '
 
 test_expect_success 'no FIFO directory left by run -t' '

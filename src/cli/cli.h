@@ -90,6 +90,7 @@ extern const struct cli_command cmd_tasks;
 extern const struct cli_command cmd_tasks_metrics; /* in cmd_tasks_metrics.c */
 /* in cmd_tasks_attach.c */
 extern const struct cli_command cmd_tasks_attach, cmd_tasks_resize, cmd_tasks_closeio;
+extern const struct cli_command cmd_tasks_exec; /* in cmd_tasks_exec.c */
 
 /* Run cmd (a leaf or a group) with its argv (argv[0] is its name). */
 int cli_run(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);

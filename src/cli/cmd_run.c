@@ -456,6 +456,7 @@ static int run_terminal(struct run *r)
 	    .id = r->id,
 	    .in_fd = r->in_fd,
 	    .out_fd = r->fd[OUT],
+	    .err_fd = -1,
 	    .sigfd = r->sigfd,
 	    .on_signal = forward_cb,
 	    .arg = r,

@@ -617,6 +617,6 @@ const struct cli_command cmd_tasks = {
     .subcommands =
 	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs,
 		     &tasks_pause, &tasks_resume, &tasks_ps, &tasks_update, &cmd_tasks_metrics,
-		     &cmd_tasks_attach, &cmd_tasks_resize, &cmd_tasks_closeio),
+		     &cmd_tasks_exec, &cmd_tasks_attach, &cmd_tasks_resize, &cmd_tasks_closeio),
     .fallback = &tasks_ls,
 };

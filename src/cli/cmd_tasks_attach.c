@@ -54,7 +54,7 @@ static int attach(struct cli *cli, struct client *c, const char *id, int sigfd)
 	    .c = c,
 	    .id = id,
 	    .in_fd = -1,
-	    .out_fd = -1,
+	    .out_fd = -1, .err_fd = -1,
 	    .sigfd = sigfd,
 	    .detach_keys = true,
 	};

@@ -94,6 +94,13 @@ struct loop {
 	bool in_eof;
 };
 
+static void close_in(struct tty_attach *a)
+{
+	if (a->in_fd >= 0)
+		close(a->in_fd);
+	a->in_fd = -1;
+}
+
 /* Our stdin → in; Ctrl-P Ctrl-Q detaches when asked for. */
 static void take_input(struct loop *l)
 {
@@ -102,7 +109,9 @@ static void take_input(struct loop *l)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0) {
-		l->in_eof = true; /* a terminal that is gone: the task keeps its stdin */
+		l->in_eof = true;
+		if (!l->in.len)
+			close_in(l->a);
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
@@ -135,13 +144,14 @@ static void give_input(struct loop *l)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n < 0) { /* nobody reads the FIFO any more (the shim is gone) */
-		close(l->a->in_fd);
-		l->a->in_fd = -1;
+		close_in(l->a);
 		buf_reset(&l->in);
 		return;
 	}
 	memmove(l->in.data, l->in.data + n, l->in.len - (size_t)n);
 	l->in.len -= (size_t)n;
+	if (!l->in.len && l->in_eof)
+		close_in(l->a);
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -162,16 +172,16 @@ static void write_all(int fd, const char *p, size_t n)
 	}
 }
 
-/* The output → our stdout; false at its end. */
-static bool copy_output(struct tty_attach *a)
+/* An output FIFO → our fd; false at its end. */
+static bool copy_output(int from, int to)
 {
 	char buf[16384];
 	for (;;) {
-		ssize_t n = read(a->out_fd, buf, sizeof(buf));
+		ssize_t n = read(from, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
-			write_all(STDOUT_FILENO, buf, (size_t)n);
+			write_all(to, buf, (size_t)n);
 			continue;
 		}
 		return n != 0; /* EAGAIN: all taken; 0: the end */
@@ -200,10 +210,10 @@ int tty_attach_run(struct tty_attach *a, err_t *err)
 				    : cli_ns_path(a->cli, "/containers/%s/task/wait", e);
 	struct client_async *as = client_async_new(a->c, "POST", path, NULL);
 	struct loop l = {.a = a, .in = BUF_INIT};
-	enum { SIGNALS, STDIN, FIFO_IN, FIFO_OUT };
-	struct pollfd fds[4];
-	int map[4];
-	bool out_open = true, done = false;
+	enum { SIGNALS, STDIN, FIFO_IN, FIFO_OUT, FIFO_ERR };
+	struct pollfd fds[5];
+	int map[5];
+	bool out_open = a->out_fd >= 0, err_open = a->err_fd >= 0, done = false;
 	send_size(a); /* the size may have changed since the task was made */
 	while (!done && !l.detached) {
 		unsigned n = 0;
@@ -221,6 +231,10 @@ int tty_attach_run(struct tty_attach *a, err_t *err)
 			fds[n] = (struct pollfd){.fd = a->out_fd, .events = POLLIN};
 			map[n++] = FIFO_OUT;
 		}
+		if (err_open) {
+			fds[n] = (struct pollfd){.fd = a->err_fd, .events = POLLIN};
+			map[n++] = FIFO_ERR;
+		}
 		done = client_async_poll(as, fds, n, -1);
 		for (unsigned k = 0; k < n; k++) {
 			if (!fds[k].revents)
@@ -237,7 +251,10 @@ int tty_attach_run(struct tty_attach *a, err_t *err)
 					give_input(&l);
 				break;
 			case FIFO_OUT:
-				out_open = copy_output(a);
+				out_open = copy_output(a->out_fd, STDOUT_FILENO);
+				break;
+			case FIFO_ERR:
+				err_open = copy_output(a->err_fd, STDERR_FILENO);
 				break;
 			}
 		}
@@ -259,14 +276,26 @@ int tty_attach_run(struct tty_attach *a, err_t *err)
 	if (client_async_finish(as, &reply, err) != CLIENT_OK)
 		return TTY_FAILED;
 	/* the rest of its output: up to the end, or a second of silence */
-	while (out_open) {
-		struct pollfd p = {.fd = a->out_fd, .events = POLLIN};
-		int r = poll(&p, 1, 1000);
+	while (out_open || err_open) {
+		struct pollfd p[2];
+		unsigned n = 0;
+		if (out_open)
+			p[n++] = (struct pollfd){.fd = a->out_fd, .events = POLLIN};
+		if (err_open)
+			p[n++] = (struct pollfd){.fd = a->err_fd, .events = POLLIN};
+		int r = poll(p, n, 1000);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			break;
-		out_open = copy_output(a);
+		for (unsigned k = 0; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			if (p[k].fd == a->out_fd)
+				out_open = copy_output(a->out_fd, STDOUT_FILENO);
+			else
+				err_open = copy_output(a->err_fd, STDERR_FILENO);
+		}
 	}
 	json_t *st = json_object_get(reply, "exit_status");
 	if (!json_is_integer(st)) {

@@ -30,6 +30,7 @@ struct tty_attach {
 	const char *exec_id; /* an exec of the task, NULL: its init process */
 	int in_fd;	     /* our end of the task's stdin FIFO (written), -1: none */
 	int out_fd;	     /* our end of its stdout FIFO (read) */
+	int err_fd;	     /* its stderr FIFO (read, to our stderr), -1: none */
 	int sigfd;	     /* signalfd of SIGWINCH and the signals below */
 	bool detach_keys;    /* Ctrl-P Ctrl-Q leaves the task running */
 	/* signals other than SIGWINCH; NULL: they detach */
@@ -40,7 +41,9 @@ struct tty_attach {
 
 /* Copy until the process exits (then drain its output) or the user
  * detaches; the caller put the terminal in raw mode when it wanted. Takes
- * neither fd; closes in_fd at the exit. */
+ * none of the fds; closes in_fd at the exit, and once our stdin has ended
+ * and all of it is written (a pipe's reader then sees EOF; a terminal
+ * task's FIFO stays open in the shim). */
 int tty_attach_run(struct tty_attach *a, err_t *err);
 void tty_attach_release(struct tty_attach *a);
 
