@@ -196,7 +196,9 @@ api () {
 	else
 		set -- -X "$api_method_" -o out "$@"
 	fi
-	api_meta_=$(curl -s --max-time "${BERTH_API_TIMEOUT:-60}" --unix-socket "$BERTH_SOCK" \
+	# --path-as-is: dot segments go to berthd as written (curl would squash
+	# /v1/namespaces/.. into /v1/, and the response log would lie)
+	api_meta_=$(curl -s --path-as-is --max-time "${BERTH_API_TIMEOUT:-60}" --unix-socket "$BERTH_SOCK" \
 		-D headers -w '%{http_code} %{content_type}' "$@" "http://berth$api_path_")
 	api_ret_=$?
 	test -f out || : >out
