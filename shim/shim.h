@@ -117,6 +117,7 @@ struct shim {
 	struct err *failure;    /* start-up failure, reported once undone */
 
 	enum task_status status;
+	bool restore_pending;   /* created from opts.checkpoint: `start` runs runtime restore */
 	pid_t init_pid;         /* 0 until init.pid was read */
 	bool exit_reaped;       /* init reaped, exit not announced yet */
 	int exit_status;
@@ -153,6 +154,8 @@ struct shim {
 };
 
 /* main.c */
+/* init.pid (the runtime wrote it) → s->init_pid; -1 with *err when unreadable. */
+int shim_read_init_pid(struct shim *s, err_t *err);
 /* Finish start-up: report result (NULL on success) to P1 and, on failure,
  * leave the loop. */
 void shim_report(struct shim *s, err_t e);
