@@ -148,8 +148,12 @@ static void job_finish(struct ckpt_job *j, json_t *result, err_t *err)
 	clear_checkpointing(j);
 	job_unlink(j);
 	if (err && *err) {
-		log_info("task checkpoint failed", "namespace=%s id=%s error=\"%s\"", j->ns, j->id,
+		log_info("task checkpoint failed", "namespace=%s id=%s error=%s", j->ns, j->id,
 			 (*err)->msg);
+		/* a partial image is of no use (checkpoint-work keeps CRIU's logs) */
+		cleanup_free char *image = xasprintf("%s/checkpoint", j->dir);
+		if (j->state == CK_DUMP || j->state == CK_ARCHIVE)
+			rm_tree(image);
 		if (d && j->lease) {
 			/* what was stored is garbage now: the collector takes it */
 			cleanup_err err_t lerr = NULL;
@@ -328,7 +332,7 @@ static void store_next(struct ckpt_job *j)
 	if (!img)
 		return job_finish(j, NULL, &err);
 	if (leases_delete(d, j->ns, j->lease, &err) < 0) {
-		log_warn("cannot delete a checkpoint's lease", "lease=%s error=\"%s\"", j->lease,
+		log_warn("cannot delete a checkpoint's lease", "lease=%s error=%s", j->lease,
 			 err->msg);
 		err_free(&err);
 	}
@@ -474,11 +478,41 @@ fail:
 
 /* ---- the dump ------------------------------------------------------------------- */
 
+/* runc says "criu failed: type DUMP errno 0" and names its log: CRIU's
+ * own Error lines there say why. The tail of the log is enough. */
+static void add_criu_log(struct ckpt_job *j, err_t *err)
+{
+	cleanup_free char *path = xasprintf("%s/checkpoint-work/dump.log", j->dir);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return;
+	char buf[16384];
+	off_t off = st.st_size > (off_t)sizeof(buf) - 1 ? st.st_size - (off_t)sizeof(buf) + 1 : 0;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, off);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	char *first = strstr(buf, "Error (");
+	if (!first)
+		return;
+	cleanup_free char *why = criu_reason(first, 0);
+	char *msg = (*err)->msg;
+	for (char *p = msg; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	(*err)->msg = xasprintf("%s (criu: %s)", msg, why);
+	free(msg);
+}
+
 static void dumped_cb(void *data, json_t *result, err_t *err)
 {
 	struct ckpt_job *j = data;
-	if (err && *err)
+	if (err && *err) {
+		if ((*err)->kind == E_FAILED_PRECONDITION)
+			add_criu_log(j, err);
 		return job_finish(j, NULL, err);
+	}
 	struct daemon *d = j->ts->d;
 	err_t e = NULL;
 	j->container = containers_get(d, j->ns, j->id, &e);
@@ -493,14 +527,16 @@ static void dumped_cb(void *data, json_t *result, err_t *err)
 	start_archive(j);
 }
 
-static const char *not_checkpointable(const struct task *t)
+/* Why t cannot be checkpointed now, or NULL; mine: the caller's own
+ * checkpoint is the one in progress. */
+static const char *not_checkpointable(const struct task *t, bool mine)
 {
 	const char *why = task_not_ready(t);
 	if (why)
 		return why;
 	if (t->starting)
 		return "is starting";
-	if (t->checkpointing)
+	if (t->checkpointing && !mine)
 		return "is being checkpointed already";
 	if (t->status != TS_RUNNING && t->status != TS_PAUSED)
 		return t->status == TS_CREATED ? "is created, not running or paused"
@@ -516,7 +552,7 @@ static void checked_cb(void *data, err_t *err)
 	struct task *t = task_find(j->ts, j->ns, j->id);
 	if (!t)
 		return job_fail(j, E_NOT_FOUND, "container `%s` has no task", j->id);
-	const char *why = not_checkpointable(t);
+	const char *why = not_checkpointable(t, true);
 	if (why)
 		return job_fail(j, E_FAILED_PRECONDITION, "the task of `%s` %s", j->id, why);
 	cleanup_free char *image = xasprintf("%s/checkpoint", t->dir);
@@ -539,7 +575,7 @@ void tasks_checkpoint(struct daemon *d, const char *ns, const char *id, bool exi
 	struct task *t = task_find(ts, ns, id);
 	if (!t)
 		return task_fail_later(d, cb, data, E_NOT_FOUND, "container `%s` has no task", id);
-	const char *why = not_checkpointable(t);
+	const char *why = not_checkpointable(t, false);
 	if (why)
 		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
 				       why);

@@ -113,7 +113,7 @@ static void check_exit_cb(pid_t pid, int status, void *arg)
 	} else {
 		cleanup_free char *why = criu_reason(out, status);
 		make_error(&err, E_FAILED_PRECONDITION, 0, "criu check: %s", why);
-		log_info("criu check failed", "criu=%s error=\"%s\"", ts->criu_bin, err->msg);
+		log_info("criu check failed", "criu=%s error=%s", ts->criu_bin, err->msg);
 	}
 	struct criu_waiter *w = ts->criu_waiters;
 	ts->criu_waiters = NULL;

@@ -1,0 +1,300 @@
+#!/bin/sh
+test_description='checkpoint and restore through runc and CRIU: criu check (its reason when it fails, a missing binary, success cached, failure not), the shim checkpoint and restore with the runtime'"'"'s reason, bad input; where CRIU works, a counter checkpointed into the content store and restored in a new container'
+. "$(dirname "$0")/lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/registry.sh"
+. "$TEST_DIRECTORY/lib/runtime.sh"
+
+NS=/v1/namespaces/default
+C=$NS/containers
+IMG=
+CRIU_TAR=application/vnd.containerd.container.criu.checkpoint.criu.tar
+CRIU_CONFIG=application/vnd.containerd.container.checkpoint.config.v1+json
+INDEX=application/vnd.oci.image.index.v1+json
+COUNTER='["sh","-c","i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.2; done"]'
+
+# new_task ID ARGS-JSON: container with process args, task with log, started.
+new_task () {
+	api POST "$C" -d "{\"id\":\"$1\",\"image\":\"$IMG\",\"process\":{\"args\":$2}}" &&
+	test "$(cat status)" = 201 || { cat out; return 1; }
+	api POST "$C/$1/task" -d '{"log":true}' && test "$(cat status)" = 201 || { cat out; return 1; }
+	api POST "$C/$1/task/start" && test "$(cat status)" = 200 || { cat out; return 1; }
+}
+
+# gone ID: kill (if needed), wait, delete task and container.
+gone () {
+	api POST "$C/$1/task/kill" -d '{"signal":"SIGKILL"}'
+	api POST "$C/$1/task/wait" && test "$(cat status)" = 200 || { cat out; return 1; }
+	api DELETE "$C/$1/task" && test "$(cat status)" = 200 || { cat out; return 1; }
+	api DELETE "$C/$1?cleanup=snapshot" && test "$(cat status)" = 204 || { cat out; return 1; }
+}
+
+# put_blob FILE: store FILE in the content store as a gc root (berthd
+# restarts below, and collects at start-up); prints its digest.
+put_blob () {
+	d=sha256:$(sha256sum <"$1" | cut -d" " -f1) &&
+	api PUT "$NS/content/$d/data" --data-binary "@$1" >/dev/null &&
+	test "$(cat status)" = 201 &&
+	api PATCH "$NS/content/$d" -d "{\"labels\":{\"containerd.io/gc.root\":\"t6006\"}}" &&
+	test "$(cat status)" = 200 &&
+	echo "$d"
+}
+
+# expect_error STATUS CODE: the last answer was that error.
+expect_error () {
+	test "$(cat status)" = "$1" && jq -e ".error.code == \"$2\"" out >/dev/null || {
+		echo "expected $1 $2, got $(cat status):" && cat out && echo
+		return 1
+	}
+}
+
+# count_of ID: the counter's value, read in the container by an exec.
+count_of () {
+	e=rd$(date +%s%N) &&
+	api POST "$C/$1/task/exec" -d "{\"exec_id\":\"$e\",\"process\":{\"args\":[\"cat\",\"/count\"]},\"log\":true}" &&
+	api POST "$C/$1/task/exec/$e/start" && api POST "$C/$1/task/exec/$e/wait" &&
+	api GET "$C/$1/task/logs?exec_id=$e" && cat out
+}
+
+# count_above ID N: the counter of ID is above N.
+count_above () {
+	n=$(count_of "$1") && test -n "$n" && test "$n" -gt "$2"
+}
+
+cleanup_containers () {
+	for id in ck1 ck2 ck3 ck4 ck5 ckr
+	do
+		runc --root "$TRASH/state/runc/default" delete --force $id 2>/dev/null
+	done
+	:
+}
+test_atexit cleanup_containers
+
+# What `criu check` says here, for the messages below.
+CRIU_REASON=
+if command -v criu >/dev/null 2>&1 || PATH=$PATH:/usr/sbin command -v criu >/dev/null 2>&1
+then
+	HAVE_CRIU_BIN=t
+	CRIU_REASON=$(criu check 2>&1 | sed -n "s/^Error ([^)]*): *//p" | head -n 1)
+fi
+
+test_expect_success 'registry with busybox; berthd; image pulled; a running counter' '
+	start_registry &&
+	push_image test/busybox &&
+	start_berthd &&
+	pull_ok "$REGISTRY/test/busybox" &&
+	IMG=$REGISTRY/test/busybox:latest &&
+	new_task ck1 "$COUNTER"
+'
+
+test_expect_success 'checkpoint of a running task: created, or CRIU'"'"'s own reason (412)' '
+	api POST "$C/ck1/task/checkpoint" -d "{}" &&
+	case "$(cat status)" in
+	201)
+		test_set_prereq CRIU &&
+		jq -e ".mediaType == \"$INDEX\" and (.digest | startswith(\"sha256:\")) and .size > 0" out
+		;;
+	412)
+		expect_error 412 failed_precondition &&
+		reason=$(jq -r .error.message out) &&
+		echo "CRIU does not work here: $reason" &&
+		case "$reason" in "criu check: "*) ;; *) false ;; esac &&
+		if test -n "$CRIU_REASON"
+		then
+			case "$reason" in *"$CRIU_REASON"*) ;; *) false ;; esac
+		fi &&
+		test_prereq_why CRIU "CRIU does not work here ($reason)" &&
+		api GET "$C/ck1/task" && jq -e ".status == \"running\"" out
+		;;
+	*)
+		cat out && false
+		;;
+	esac
+'
+
+test_expect_success 'checkpoint: 404 without a task or a container' '
+	api POST "$C" -d "{\"id\":\"ck2\",\"image\":\"$IMG\",\"process\":{\"args\":[\"true\"]}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/ck2/task/checkpoint" && expect_error 404 not_found &&
+	jq -r .error.message out | grep "has no task" &&
+	api POST "$C/nosuch/task/checkpoint" && expect_error 404 not_found
+'
+
+test_expect_success 'checkpoint: 412 for a created task and for a stopped one' '
+	api POST "$C/ck2/task" -d "{\"log\":true}" && test "$(cat status)" = 201 &&
+	api POST "$C/ck2/task/checkpoint" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "is created, not running or paused" &&
+	api POST "$C/ck2/task/start" && test "$(cat status)" = 200 &&
+	api POST "$C/ck2/task/wait" && test "$(cat status)" = 200 &&
+	api POST "$C/ck2/task/checkpoint" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "is stopped, not running or paused" &&
+	api DELETE "$C/ck2/task" && test "$(cat status)" = 200
+'
+
+test_expect_success 'checkpoint: 400 for a bad body' '
+	api POST "$C/ck1/task/checkpoint" -d "{\"exit\":\"yes\"}" && expect_error 400 invalid_argument &&
+	jq -r .error.message out | grep exit &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"bogus\":1}" && expect_error 400 invalid_argument &&
+	jq -r .error.message out | grep bogus &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"labels\":{\"a\":1}}" && expect_error 400 invalid_argument &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"image\":\"Not A Name\"}" && expect_error 400 invalid_argument &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"exit\":" && expect_error 400 invalid_argument &&
+	api GET "$C/ck1/task" && jq -e ".status == \"running\"" out
+'
+
+test_expect_success 'restore: bad checkpoint values are 400, a missing one 404, an image manifest 400' '
+	api POST "$C/ck2/task" -d "{\"checkpoint\":42}" && expect_error 400 invalid_argument &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"nope\"}" && expect_error 400 invalid_argument &&
+	jq -r .error.message out | grep checkpoint &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":{\"size\":3}}" && expect_error 400 invalid_argument &&
+	missing=sha256:$(printf "%064d" 0) &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"$missing\"}" && expect_error 404 not_found &&
+	jq -r .error.message out | grep "$missing" &&
+	api GET "$NS/images/$(echo "$IMG" | jq -Rr @uri)" && test "$(cat status)" = 200 &&
+	manifest=$(jq -r .target.digest out) &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"$manifest\"}" && expect_error 400 invalid_argument &&
+	jq -r .error.message out | grep "is not a checkpoint" &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":{\"digest\":\"$manifest\"}}" && expect_error 400 invalid_argument &&
+	api GET "$C/ck2/task" && expect_error 404 not_found
+'
+
+# A checkpoint index made by hand: a tar of one file as the CRIU image.
+test_expect_success 'a hand-made checkpoint in the content store' '
+	mkdir img && echo fake >img/inventory.img &&
+	tar -C img -cf criu.tar inventory.img &&
+	tar_digest=$(put_blob criu.tar) &&
+	echo "{}" >spec.json &&
+	spec_digest=$(put_blob spec.json) &&
+	jq -cn --arg t "$tar_digest" --arg s "$spec_digest" \
+		--argjson ts "$(wc -c <criu.tar)" --argjson ss "$(wc -c <spec.json)" \
+		"{schemaVersion:2,mediaType:\"$INDEX\",manifests:[{mediaType:\"$CRIU_TAR\",digest:\$t,size:\$ts},{mediaType:\"$CRIU_CONFIG\",digest:\$s,size:\$ss}]}" >index.json &&
+	HANDMADE=$(put_blob index.json) &&
+	test -n "$HANDMADE"
+'
+
+test_expect_success !CRIU 'restore where CRIU does not work: 412 with its reason, no task left' '
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"$HANDMADE\"}" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "^criu check: " &&
+	api GET "$C/ck2/task" && expect_error 404 not_found &&
+	! test -e "$TRASH/state/tasks/default/ck2"
+'
+
+test_expect_success 'a missing criu binary is named (412)' '
+	stop_berthd &&
+	BERTH_CRIU=$TRASH/no/criu && export BERTH_CRIU &&
+	start_berthd &&
+	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "$TRASH/no/criu" &&
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"$HANDMADE\"}" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "$TRASH/no/criu" &&
+	api GET "$C/ck1/task" && jq -e ".status == \"running\"" out
+'
+
+# A criu that fails or passes its check as told; runc still runs the
+# real one (in PATH) for the dump and the restore.
+write_fake_criu () {
+	cat >fake-criu <<-EOF &&
+	#!/bin/sh
+	echo "\$*" >>"$TRASH/fake-criu.calls"
+	test "\$1" = check || exit 2
+	if test -e "$TRASH/criu-ok"
+	then
+		echo "Looks good."
+		exit 0
+	fi
+	echo "Warn  (criu/kerndat.c:1): something harmless"
+	echo "Error (criu/fake.c:12): fake: first reason" >&2
+	echo "Error (criu/fake.c:34): fake: second reason" >&2
+	exit 1
+	EOF
+	chmod +x fake-criu
+}
+
+test_expect_success 'criu check failures: every Error line, and not cached' '
+	write_fake_criu &&
+	stop_berthd &&
+	BERTH_CRIU=$TRASH/fake-criu && export BERTH_CRIU &&
+	start_berthd &&
+	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
+	test "$(jq -r .error.message out)" = "criu check: fake: first reason; fake: second reason" &&
+	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 2
+'
+
+test_expect_success !CRIU 'criu check passes: the runtime'"'"'s checkpoint runs and its failure is the answer; the success is cached' '
+	: >criu-ok &&
+	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
+	msg=$(jq -r .error.message out) && echo "$msg" &&
+	case "$msg" in "runc checkpoint: "*) ;; *) false ;; esac &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 3 &&
+	rm criu-ok &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"exit\":false}" && expect_error 412 failed_precondition &&
+	jq -r .error.message out | grep "^runc checkpoint: " &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 3 &&
+	api GET "$C/ck1/task" && jq -e ".status == \"running\"" out &&
+	! test -e "$TRASH/state/tasks/default/ck1/checkpoint"
+'
+
+test_expect_success !CRIU 'restore with a passing check: the image is unpacked, start runs the runtime'"'"'s restore (its failure is the answer), delete works' '
+	api POST "$C/ck2/task" -d "{\"checkpoint\":\"$HANDMADE\",\"log\":true}" &&
+	test "$(cat status)" = 201 &&
+	jq -e ".status == \"created\" and .pid == 0" out &&
+	test "$(cat "$TRASH/state/tasks/default/ck2/checkpoint/inventory.img")" = fake &&
+	jq -e ".checkpoint == \"$TRASH/state/tasks/default/ck2/checkpoint\"" "$TRASH/state/tasks/default/ck2/shim.json" &&
+	api POST "$C/ck2/task/kill" -d "{\"signal\":\"SIGKILL\"}" && expect_error 412 failed_precondition &&
+	api POST "$C/ck2/task/start" && expect_error 412 failed_precondition &&
+	msg=$(jq -r .error.message out) && echo "$msg" &&
+	case "$msg" in "runc restore: "*) ;; *) false ;; esac &&
+	api GET "$C/ck2/task" && jq -e ".status == \"created\"" out &&
+	api DELETE "$C/ck2/task" && test "$(cat status)" = 200 &&
+	! test -e "$TRASH/state/tasks/default/ck2" &&
+	api DELETE "$C/ck2?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	{ api GET "/v1/events?since=0&topic=/tasks/create" --max-time 1 || :; } &&
+	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck2\" and .event.checkpoint == \"$HANDMADE\")"
+'
+
+test_expect_success 'back to the real criu' '
+	stop_berthd &&
+	unset BERTH_CRIU &&
+	start_berthd
+'
+
+# ---- where CRIU works -------------------------------------------------------
+
+test_expect_success CRIU 'checkpoint leaving the task running: the index, its two blobs, an image, the event' '
+	before=$(count_of ck1) &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"labels\":{\"k\":\"v\"}}" && test "$(cat status)" = 201 &&
+	dg=$(jq -r .digest out) &&
+	api GET "$NS/content/$dg/data" && test "$(cat status)" = 200 &&
+	jq -e ".mediaType == \"$INDEX\" and (.manifests | length) == 2" out &&
+	jq -e ".annotations.\"io.containerd.checkpoint.container\" == \"ck1\"" out &&
+	tar=$(jq -r ".manifests[] | select(.mediaType == \"$CRIU_TAR\") | .digest" out) &&
+	spec=$(jq -r ".manifests[] | select(.mediaType == \"$CRIU_CONFIG\") | .digest" out) &&
+	api GET "$NS/content/$tar/data" && test "$(cat status)" = 200 && tar -tf out | grep "\.img$" &&
+	api GET "$NS/content/$spec/data" && jq -e ".process.args" out &&
+	api GET "$NS/images?filter=target.digest==$dg" && jq -e ".images[0].labels.k == \"v\"" out &&
+	api GET "$C/ck1/task" && jq -e ".status == \"running\"" out &&
+	test_wait_for 10 count_above ck1 "$before" &&
+	{ api GET "/v1/events?since=0&topic=/tasks/checkpointed" --max-time 1 || :; } &&
+	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck1\" and .event.checkpoint.digest == \"$dg\")"
+'
+
+test_expect_success CRIU 'checkpoint with exit, restore in a new container: the counter goes on' '
+	last=$(count_of ck1) &&
+	api POST "$C/ck1/task/checkpoint" -d "{\"exit\":true}" && test "$(cat status)" = 201 &&
+	dg=$(jq -r .digest out) &&
+	api POST "$C/ck1/task/wait" && test "$(cat status)" = 200 &&
+	api POST "$C" -d "{\"id\":\"ckr\",\"image\":\"$IMG\",\"process\":{\"args\":$COUNTER}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/ckr/task" -d "{\"checkpoint\":\"$dg\"}" && test "$(cat status)" = 201 &&
+	jq -e ".status == \"created\"" out &&
+	api POST "$C/ckr/task/start" && test "$(cat status)" = 200 && jq -e ".pid > 0" out &&
+	test_wait_for 10 count_above ckr "$last" &&
+	gone ckr && gone ck1
+'
+
+test_expect_success 'stop berthd' '
+	{ ! api GET "$C/ck1/task" || test "$(cat status)" = 404 || gone ck1; } &&
+	stop_berthd
+'
+
+test_done
