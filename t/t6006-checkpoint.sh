@@ -252,6 +252,29 @@ test_expect_success !CRIU 'restore with a passing check: the image is unpacked, 
 	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck2\" and .event.checkpoint == \"$HANDMADE\")"
 '
 
+test_expect_success 'CLI: berth tasks checkpoint and restore give berthd'"'"'s errors, bad input is a usage error' '
+	test_expect_code 2 "$BERTH" tasks checkpoint 2>err &&
+	grep "missing the container ID" err &&
+	test_expect_code 2 "$BERTH" tasks restore ck2 nope 2>err &&
+	grep "is not a digest" err &&
+	test_expect_code 2 "$BERTH" tasks restore ck2 2>err &&
+	missing=sha256:$(printf "%064d" 0) &&
+	test_must_fail "$BERTH" tasks restore ck2 "$missing" 2>err &&
+	grep "is not in the content store" err &&
+	test_must_fail "$BERTH" tasks checkpoint nosuch 2>err &&
+	grep "has no task" err &&
+	rm -f criu-ok &&
+	test_must_fail "$BERTH" tasks checkpoint ck1 >out 2>err &&
+	cat err &&
+	if test_have_prereq CRIU
+	then
+		grep "criu check: fake: first reason" err
+	else
+		grep "runc checkpoint: " err # the check passed above, and was cached
+	fi &&
+	test_must_be_empty out
+'
+
 test_expect_success 'back to the real criu' '
 	stop_berthd &&
 	unset BERTH_CRIU &&
@@ -276,6 +299,19 @@ test_expect_success CRIU 'checkpoint leaving the task running: the index, its tw
 	test_wait_for 10 count_above ck1 "$before" &&
 	{ api GET "/v1/events?since=0&topic=/tasks/checkpointed" --max-time 1 || :; } &&
 	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck1\" and .event.checkpoint.digest == \"$dg\")"
+'
+
+test_expect_success CRIU 'CLI: checkpoint prints the digest, restore brings it back' '
+	api POST "$C" -d "{\"id\":\"ck3\",\"image\":\"$IMG\",\"process\":{\"args\":$COUNTER}}" &&
+	api POST "$C/ck3/task" -d "{\"log\":true}" && api POST "$C/ck3/task/start" &&
+	test_wait_for 10 count_above ck3 1 &&
+	"$BERTH" tasks checkpoint --exit --label who=t6006 ck3 >digest &&
+	grep "^sha256:[0-9a-f]\{64\}$" digest &&
+	api POST "$C/ck3/task/wait" && api DELETE "$C/ck3/task" && test "$(cat status)" = 200 &&
+	"$BERTH" tasks restore ck3 "$(cat digest)" >pid &&
+	test "$(cat pid)" -gt 0 &&
+	api GET "$C/ck3/task" && jq -e ".status == \"running\"" out &&
+	gone ck3
 '
 
 test_expect_success CRIU 'checkpoint with exit, restore in a new container: the counter goes on' '
