@@ -13,7 +13,7 @@
  * Served objects: {"id","pid","status","exit_status"?,"exited_at"?}, status
  * created, running, paused, stopped or unknown (its shim is gone).
  * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete,
- * /tasks/paused, /tasks/resumed ({"container_id"}).
+ * /tasks/paused, /tasks/resumed ({"container_id"}), /tasks/checkpointed.
  */
 #ifndef BERTH_TASKS_TASKS_H
 #define BERTH_TASKS_TASKS_H
