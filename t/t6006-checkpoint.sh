@@ -275,6 +275,143 @@ test_expect_success 'CLI: berth tasks checkpoint and restore give berthd'"'"'s e
 	test_must_be_empty out
 '
 
+# A stand-in for runc where CRIU cannot dump: runc for everything but
+# checkpoint (the "image" is the counter's file and a marker; without
+# --leave-running the container is killed, as after a dump) and restore
+# (the counter's file put back, then runc create and start). It drives
+# every step of berthd and the shim that CRIU is not needed for: the
+# archive worker, the blobs, the index, the image record, the event, the
+# unpack and the restore at start.
+write_fake_runc () {
+	real=$(command -v runc) &&
+	cat >fake-runc <<-EOF &&
+	#!/bin/sh
+	g=
+	while :
+	do
+		case "\$1" in
+		--root | --log | --log-format) g="\$g \$1 \$2"; shift 2 ;;
+		*) break ;;
+		esac
+	done
+	verb=\$1
+	shift
+	echo "\$verb \$*" >>"$TRASH/fake-runc.calls"
+	case \$verb in
+	checkpoint)
+		leave= img=
+		while test \$# -gt 1
+		do
+			case "\$1" in
+			--image-path) img=\$2; shift ;;
+			--leave-running) leave=t ;;
+			esac
+			shift
+		done
+		id=\$1
+		mkdir -p "\$img" &&
+		rootfs=\$($real \$g state "\$id" | jq -r .rootfs) &&
+		cp "\$rootfs/count" "\$img/count.img" &&
+		echo stand-in >"\$img/inventory.img" || exit 1
+		test -n "\$leave" || $real \$g kill "\$id" KILL
+		;;
+	restore)
+		img= bundle= pidf=
+		while test \$# -gt 1
+		do
+			case "\$1" in
+			--image-path) img=\$2; shift ;;
+			--bundle) bundle=\$2; shift ;;
+			--pid-file) pidf=\$2; shift ;;
+			esac
+			shift
+		done
+		id=\$1
+		cp "\$img/count.img" "\$bundle/rootfs/count" &&
+		$real \$g create --bundle "\$bundle" --pid-file "\$pidf" "\$id" &&
+		exec $real \$g start "\$id"
+		;;
+	*)
+		exec $real \$g "\$verb" "\$@"
+		;;
+	esac
+	EOF
+	chmod +x fake-runc
+}
+
+# The counter goes on from its file: with the stand-in, the file is all
+# that carries its state across; with CRIU, its memory does.
+COUNTER_FILE='["sh","-c","i=$(cat /count 2>/dev/null || echo 0); while :; do i=$((i+1)); echo $i >/count; sleep 0.2; done"]'
+
+test_expect_success 'stand-in runtime: checkpoint leaving the task running: index, blobs, image record, event' '
+	write_fake_runc &&
+	: >criu-ok &&
+	api POST "$C" -d "{\"id\":\"ck4\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/fake-runc\"},\"process\":{\"args\":$COUNTER_FILE}}" &&
+	test "$(cat status)" = 201 &&
+	api POST "$C/ck4/task" -d "{\"log\":true}" && test "$(cat status)" = 201 &&
+	api POST "$C/ck4/task/start" && test "$(cat status)" = 200 &&
+	test_wait_for 10 count_above ck4 2 &&
+	api POST "$C/ck4/task/checkpoint" -d "{\"labels\":{\"k\":\"v\"},\"image\":\"t6006/ck4:one\"}" &&
+	test "$(cat status)" = 201 &&
+	jq -e ".mediaType == \"$INDEX\" and .size > 0" out &&
+	dg=$(jq -r .digest out) && echo "$dg" >ck4.index &&
+	grep "^checkpoint --image-path $TRASH/state/tasks/default/ck4/checkpoint --work-path $TRASH/state/tasks/default/ck4/checkpoint-work --leave-running ck4$" fake-runc.calls &&
+	! test -e "$TRASH/state/tasks/default/ck4/checkpoint" &&
+	api GET "$NS/content/$dg/data" && test "$(cat status)" = 200 &&
+	cp out index &&
+	jq -e ".schemaVersion == 2 and .mediaType == \"$INDEX\" and (.manifests | length) == 2" index &&
+	jq -e ".annotations.\"io.containerd.checkpoint.container\" == \"ck4\" and .annotations.\"image.name\" == \"$IMG\"" index &&
+	jq -e ".annotations.\"io.containerd.checkpoint.runtime\" == \"$TRASH/fake-runc\"" index &&
+	tar=$(jq -r ".manifests[] | select(.mediaType == \"$CRIU_TAR\") | .digest" index) &&
+	spec=$(jq -r ".manifests[] | select(.mediaType == \"$CRIU_CONFIG\") | .digest" index) &&
+	api GET "$NS/content/$tar/data" && test "$(cat status)" = 200 &&
+	tar -tf out >entries && cat entries &&
+	grep "count.img$" entries && grep "inventory.img$" entries &&
+	api GET "$NS/content/$spec/data" && jq -e ".process.args[0] == \"sh\"" out &&
+	api GET "$NS/content/$dg" && jq -e ".labels.\"containerd.io/gc.ref.content.0\" == \"$tar\" and .labels.\"containerd.io/gc.ref.content.1\" == \"$spec\"" out &&
+	api GET "$NS/images/$(echo docker.io/t6006/ck4:one | jq -Rr @uri)" && test "$(cat status)" = 200 &&
+	jq -e ".target.digest == \"$dg\" and .labels.k == \"v\"" out &&
+	api GET "$NS/leases" && jq -e "[.leases[] | select(.labels.\"berth.checkpoint.container\")] | length == 0" out &&
+	api GET "$C/ck4/task" && jq -e ".status == \"running\"" out &&
+	{ api GET "/v1/events?since=0&topic=/tasks/checkpointed" --max-time 1 || :; } &&
+	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck4\" and .event.checkpoint.digest == \"$dg\" and .event.image == \"docker.io/t6006/ck4:one\")" &&
+	api POST /v1/gc && test "$(cat status)" = 200 &&
+	api GET "$NS/content/$tar" && test "$(cat status)" = 200
+'
+
+test_expect_success 'stand-in runtime: checkpoint with exit, restore in a new container: the counter goes on' '
+	api POST "$C/ck4/task/checkpoint" -d "{\"exit\":true}" && test "$(cat status)" = 201 &&
+	dg=$(jq -r .digest out) &&
+	api POST "$C/ck4/task/wait" && test "$(cat status)" = 200 &&
+	api GET "$NS/content/$dg/data" &&
+	tar=$(jq -r ".manifests[] | select(.mediaType == \"$CRIU_TAR\") | .digest" out) &&
+	api GET "$NS/content/$tar/data" && tar -xOf out ./count.img >last &&
+	test "$(cat last)" -gt 2 &&
+	api DELETE "$C/ck4/task" && test "$(cat status)" = 200 &&
+	api POST "$C" -d "{\"id\":\"ck5\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/fake-runc\"},\"process\":{\"args\":$COUNTER_FILE}}" &&
+	api POST "$C/ck5/task" -d "{\"checkpoint\":{\"mediaType\":\"$INDEX\",\"digest\":\"$dg\"},\"log\":true}" &&
+	test "$(cat status)" = 201 && jq -e ".status == \"created\" and .pid == 0" out &&
+	api POST "$C/ck5/task/start" && test "$(cat status)" = 200 &&
+	jq -e ".status == \"running\" and .pid > 0" out &&
+	pid=$(jq .pid out) &&
+	api GET "$C/ck5/task" && jq -e ".status == \"running\" and .pid == $pid" out &&
+	grep "^restore --detach --image-path $TRASH/state/tasks/default/ck5/checkpoint --work-path $TRASH/state/tasks/default/ck5/restore-work --bundle $TRASH/state/tasks/default/ck5 --pid-file $TRASH/state/tasks/default/ck5/init.pid ck5$" fake-runc.calls &&
+	test "$(count_of ck5)" -ge "$(cat last)" &&
+	test_wait_for 10 count_above ck5 "$(cat last)" &&
+	gone ck5 &&
+	api DELETE "$C/ck4?cleanup=snapshot" && test "$(cat status)" = 204
+'
+
+test_expect_success 'stand-in runtime: the checkpoint goes with its image record' '
+	dg=$(cat ck4.index) &&
+	api GET "$NS/content/$dg/data" &&
+	tar=$(jq -r ".manifests[0].digest" out) &&
+	api DELETE "$NS/images/$(echo docker.io/t6006/ck4:one | jq -Rr @uri)?sync=true" &&
+	test "$(cat status)" = 204 &&
+	api GET "$NS/content/$dg" && expect_error 404 not_found &&
+	api GET "$NS/content/$tar" && expect_error 404 not_found
+'
+
 test_expect_success 'back to the real criu' '
 	stop_berthd &&
 	unset BERTH_CRIU &&

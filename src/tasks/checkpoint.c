@@ -33,6 +33,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -449,6 +450,9 @@ static void start_archive(struct ckpt_job *j)
 	if (pid == 0) {
 		dup2(out[1], 1);
 		dup2(errp[1], 2);
+		/* none of berthd's sockets, LMDB or shim connections (the raw
+		 * syscall: sanitizer runtimes swallow close_range(3)) */
+		syscall(SYS_close_range, 3U, ~0U, 0U);
 		archive_main(image);
 	}
 	int e = errno;
@@ -518,9 +522,8 @@ static void dumped_cb(void *data, json_t *result, err_t *err)
 	j->container = containers_get(d, j->ns, j->id, &e);
 	if (!j->container)
 		return job_finish(j, NULL, &e);
-	cleanup_json json_t *lease =
-		leases_create(d, j->ns, NULL, LEASE_SECONDS,
-			      json_pack("{s:s}", "berth.checkpoint.container", j->id), &e);
+	cleanup_json json_t *labels = json_pack("{s:s}", "berth.checkpoint.container", j->id);
+	cleanup_json json_t *lease = leases_create(d, j->ns, NULL, LEASE_SECONDS, labels, &e);
 	if (!lease)
 		return job_finish(j, NULL, &e);
 	j->lease = xstrdup(json_get_string(lease, "id"));

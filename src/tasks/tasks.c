@@ -339,7 +339,8 @@ static void spawned_cb(void *data, pid_t init_pid, err_t *err)
 		return create_fail(t, &cerr);
 	}
 	t->status = TS_CREATED;
-	t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
+	if (!t->restore_from) /* a restore has no cgroup before start */
+		t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
 	json_object_set_new(t->create_event, "pid", json_integer(init_pid));
 	events_publish(t->ts->d->events, t->ns, "/tasks/create", t->create_event);
 	t->create_event = NULL;
@@ -538,8 +539,12 @@ static void started_cb(void *data, json_t *result, err_t *err)
 		if (t->status == TS_CREATED)
 			t->status = TS_RUNNING;
 		json_t *pid = json_object_get(result, "pid");
-		if (json_is_integer(pid) && json_integer_value(pid) > 0)
-			t->pid = (pid_t)json_integer_value(pid); /* a restore's new init */
+		if (!t->pid && json_is_integer(pid) && json_integer_value(pid) > 0) {
+			/* restored from a checkpoint: its init and cgroup exist now */
+			t->pid = (pid_t)json_integer_value(pid);
+			if (!t->oom)
+				t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
+		}
 		events_publish(t->ts->d->events, t->ns, "/tasks/start",
 			       json_pack("{s:s,s:i}", "container_id", t->id, "pid", (int)t->pid));
 		log_debug("task started", "namespace=%s id=%s", t->ns, t->id);
