@@ -379,7 +379,7 @@ test_expect_success 'stand-in runtime: checkpoint leaving the task running: inde
 	api GET "$NS/content/$tar" && test "$(cat status)" = 200
 '
 
-test_expect_success 'stand-in runtime: checkpoint with exit, restore in a new container: the counter goes on' '
+test_expect_success 'stand-in runtime: checkpoint with exit, restore in a new container (across a berthd restart): the counter goes on' '
 	api POST "$C/ck4/task/checkpoint" -d "{\"exit\":true}" && test "$(cat status)" = 201 &&
 	dg=$(jq -r .digest out) &&
 	api POST "$C/ck4/task/wait" && test "$(cat status)" = 200 &&
@@ -391,6 +391,8 @@ test_expect_success 'stand-in runtime: checkpoint with exit, restore in a new co
 	api POST "$C" -d "{\"id\":\"ck5\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/fake-runc\"},\"process\":{\"args\":$COUNTER_FILE}}" &&
 	api POST "$C/ck5/task" -d "{\"checkpoint\":{\"mediaType\":\"$INDEX\",\"digest\":\"$dg\"},\"log\":true}" &&
 	test "$(cat status)" = 201 && jq -e ".status == \"created\" and .pid == 0" out &&
+	stop_berthd && start_berthd &&
+	api GET "$C/ck5/task" && jq -e ".status == \"created\" and .pid == 0" out &&
 	api POST "$C/ck5/task/start" && test "$(cat status)" = 200 &&
 	jq -e ".status == \"running\" and .pid > 0" out &&
 	pid=$(jq .pid out) &&
