@@ -55,7 +55,7 @@
 #include "tasks/internal.h"
 
 #define INDEX_MAX (4 * 1024 * 1024) /* a checkpoint index is a few hundred bytes */
-#define LEASE_SECONDS 3600.0        /* protects the blobs until the image record exists */
+#define LEASE_SECONDS 3600.0	    /* protects the blobs until the image record exists */
 
 enum ckpt_state {
 	CK_CHECK,   /* criu check in flight */
@@ -70,9 +70,9 @@ struct ckpt_job {
 	enum ckpt_state state;
 	char *ns, *id, *dir;
 	bool exit;
-	char *image;     /* the image record's name */
-	json_t *labels;  /* its labels */
-	tasks_cb cb;     /* NULL once answered */
+	char *image;	/* the image record's name */
+	json_t *labels; /* its labels */
+	tasks_cb cb;	/* NULL once answered */
 	void *data;
 	char *lease;
 	json_t *manifests; /* descriptors stored so far */
@@ -85,7 +85,7 @@ struct ckpt_job {
 	bool eof, exited;
 	int wstatus;
 	bool committing; /* a content commit will call back */
-	bool cancelled;  /* shutdown: freed when the commit calls back */
+	bool cancelled;	 /* shutdown: freed when the commit calls back */
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -169,7 +169,7 @@ static void job_finish(struct ckpt_job *j, json_t *result, err_t *err)
 }
 
 static void job_fail(struct ckpt_job *j, enum err_kind kind, const char *fmt, ...)
-	PRINTF_LIKE(3, 4);
+    PRINTF_LIKE(3, 4);
 static void job_fail(struct ckpt_job *j, enum err_kind kind, const char *fmt, ...)
 {
 	va_list ap;
@@ -305,23 +305,23 @@ static void store_next(struct ckpt_job *j)
 		char now[40];
 		time_format_rfc3339(time_now_ns(), now);
 		cleanup_json json_t *index = json_pack(
-			"{s:i,s:s,s:O,s:{s:s,s:s,s:s}}", "schemaVersion", 2, "mediaType",
-			CKPT_MEDIA_INDEX, "manifests", j->manifests, "annotations",
-			"io.containerd.checkpoint.container", j->id,
-			"io.containerd.checkpoint.runtime",
-			json_get_string(rt, "name") ? json_get_string(rt, "name") : "runc",
-			"org.opencontainers.image.created", now);
+		    "{s:i,s:s,s:O,s:{s:s,s:s,s:s}}", "schemaVersion", 2, "mediaType",
+		    CKPT_MEDIA_INDEX, "manifests", j->manifests, "annotations",
+		    "io.containerd.checkpoint.container", j->id, "io.containerd.checkpoint.runtime",
+		    json_get_string(rt, "name") ? json_get_string(rt, "name") : "runc",
+		    "org.opencontainers.image.created", now);
 		json_t *ann = json_object_get(index, "annotations");
 		if (json_get_string(c, "image"))
-			json_object_set_new(ann, "image.name", json_string(json_get_string(c, "image")));
+			json_object_set_new(ann, "image.name",
+					    json_string(json_get_string(c, "image")));
 		if (json_get_string(c, "snapshotter"))
 			json_object_set_new(ann, "io.containerd.checkpoint.snapshotter",
 					    json_string(json_get_string(c, "snapshotter")));
-		cleanup_json json_t *labels = json_pack(
-			"{s:s,s:s}", GC_REF_CONTENT_PREFIX ".0",
-			json_get_string(json_array_get(j->manifests, 0), "digest"),
-			GC_REF_CONTENT_PREFIX ".1",
-			json_get_string(json_array_get(j->manifests, 1), "digest"));
+		cleanup_json json_t *labels =
+		    json_pack("{s:s,s:s}", GC_REF_CONTENT_PREFIX ".0",
+			      json_get_string(json_array_get(j->manifests, 0), "digest"),
+			      GC_REF_CONTENT_PREFIX ".1",
+			      json_get_string(json_array_get(j->manifests, 1), "digest"));
 		cleanup_free char *text = json_dumps(index, JSON_COMPACT);
 		return put_blob(j, CKPT_MEDIA_INDEX, text, strlen(text), labels);
 	}
@@ -343,8 +343,8 @@ static void store_next(struct ckpt_job *j)
 	events_publish(d->events, j->ns, "/tasks/checkpointed",
 		       json_pack("{s:s,s:O,s:s}", "container_id", j->id, "checkpoint", res, "image",
 				 j->image));
-	log_info("task checkpointed", "namespace=%s id=%s digest=%s image=%s exit=%d", j->ns,
-		 j->id, json_get_string(res, "digest"), j->image, (int)j->exit);
+	log_info("task checkpointed", "namespace=%s id=%s digest=%s image=%s exit=%d", j->ns, j->id,
+		 json_get_string(res, "digest"), j->image, (int)j->exit);
 	job_finish(j, res, NULL);
 }
 
@@ -374,8 +374,9 @@ static char *worker_words(struct ckpt_job *j)
 	char buf[1024];
 	ssize_t n = j->err_fd >= 0 ? read(j->err_fd, buf, sizeof(buf) - 1) : -1;
 	if (n <= 0)
-		return WIFSIGNALED(j->wstatus) ? xasprintf("killed by signal %d", WTERMSIG(j->wstatus))
-					       : xasprintf("exit status %d", WEXITSTATUS(j->wstatus));
+		return WIFSIGNALED(j->wstatus)
+			   ? xasprintf("killed by signal %d", WTERMSIG(j->wstatus))
+			   : xasprintf("exit status %d", WEXITSTATUS(j->wstatus));
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return xstrdup(buf);
@@ -434,8 +435,8 @@ static void start_archive(struct ckpt_job *j)
 	struct daemon *d = j->ts->d;
 	err_t err = NULL;
 	cleanup_free char *image = xasprintf("%s/checkpoint", j->dir);
-	cleanup_free char *ref = xasprintf("checkpoint-%s-%s-%lld", j->ns, j->id,
-					   (long long)time_now_ns());
+	cleanup_free char *ref =
+	    xasprintf("checkpoint-%s-%s-%lld", j->ns, j->id, (long long)time_now_ns());
 	if (content_writer_open(d->content, j->ns, ref, NULL, 0, &j->w, &err) < 0)
 		return job_finish(j, NULL, &err);
 	int out[2], errp[2];
@@ -565,10 +566,10 @@ static void checked_cb(void *data, err_t *err)
 	if (mkdir(work, 0700) < 0)
 		return job_fail(j, E_INTERNAL, "create `%s`: %s", work, strerror(errno));
 	j->state = CK_DUMP;
-	shim_call(t->conn, "checkpoint",
-		  json_pack("{s:s,s:s,s:b}", "image_path", image, "work_path", work, "exit",
-			    j->exit),
-		  dumped_cb, j);
+	shim_call(
+	    t->conn, "checkpoint",
+	    json_pack("{s:s,s:s,s:b}", "image_path", image, "work_path", work, "exit", j->exit),
+	    dumped_cb, j);
 }
 
 void tasks_checkpoint(struct daemon *d, const char *ns, const char *id, bool exit,
@@ -580,8 +581,8 @@ void tasks_checkpoint(struct daemon *d, const char *ns, const char *id, bool exi
 		return task_fail_later(d, cb, data, E_NOT_FOUND, "container `%s` has no task", id);
 	const char *why = not_checkpointable(t, false);
 	if (why)
-		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s", id,
-				       why);
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION, "the task of `%s` %s",
+				       id, why);
 	err_t err = NULL;
 	char *name;
 	if (image) {
@@ -594,15 +595,16 @@ void tasks_checkpoint(struct daemon *d, const char *ns, const char *id, bool exi
 			if (*p >= 'A' && *p <= 'Z')
 				*p = (char)(*p - 'A' + 'a');
 		cleanup_free char *want =
-			xasprintf("localhost/checkpoint/%s:%lld.%09lld", lower,
-				  (long long)(now / 1000000000), (long long)(now % 1000000000));
+		    xasprintf("localhost/checkpoint/%s:%lld.%09lld", lower,
+			      (long long)(now / 1000000000), (long long)(now % 1000000000));
 		name = image_name_normalize(want, &err);
 		if (!name) {
 			/* an id that is no repository name */
 			err_free(&err);
 			free(want);
-			want = xasprintf("localhost/checkpoint:%lld.%09lld",
-					 (long long)(now / 1000000000), (long long)(now % 1000000000));
+			want =
+			    xasprintf("localhost/checkpoint:%lld.%09lld",
+				      (long long)(now / 1000000000), (long long)(now % 1000000000));
 			name = image_name_normalize(want, &err);
 		}
 	}
@@ -657,8 +659,8 @@ char *ckpt_restore_source(struct daemon *d, const char *ns, const char *checkpoi
 	if (!info) {
 		if ((*err)->kind == E_NOT_FOUND) {
 			err_free(err);
-			make_error(err, E_NOT_FOUND, 0, "checkpoint `%s` is not in the content store",
-				   checkpoint);
+			make_error(err, E_NOT_FOUND, 0,
+				   "checkpoint `%s` is not in the content store", checkpoint);
 		}
 		return NULL;
 	}
@@ -668,8 +670,9 @@ char *ckpt_restore_source(struct daemon *d, const char *ns, const char *checkpoi
 		return NULL;
 	const char *want = "an OCI index naming a `" CKPT_MEDIA_CRIU "` blob";
 	if (size > INDEX_MAX) {
-		make_error(err, E_INVALID_ARGUMENT, 0, "`%s` is not a checkpoint (%s): it is %llu bytes",
-			   checkpoint, want, (unsigned long long)size);
+		make_error(err, E_INVALID_ARGUMENT, 0,
+			   "`%s` is not a checkpoint (%s): it is %llu bytes", checkpoint, want,
+			   (unsigned long long)size);
 		return NULL;
 	}
 	cleanup_free char *bytes = xmalloc(size + 1);
@@ -682,7 +685,8 @@ char *ckpt_restore_source(struct daemon *d, const char *ns, const char *checkpoi
 	cleanup_json json_t *index = json_loadb(bytes, size, 0, &jerr);
 	json_t *mans = json_object_get(index, "manifests");
 	const char *mt = json_get_string(index, "mediaType");
-	if (!json_is_object(index) || !json_is_array(mans) || (mt && strcmp(mt, CKPT_MEDIA_INDEX))) {
+	if (!json_is_object(index) || !json_is_array(mans) ||
+	    (mt && strcmp(mt, CKPT_MEDIA_INDEX))) {
 		make_error(err, E_INVALID_ARGUMENT, 0, "`%s` is not a checkpoint (%s)", checkpoint,
 			   want);
 		return NULL;
@@ -690,7 +694,7 @@ char *ckpt_restore_source(struct daemon *d, const char *ns, const char *checkpoi
 	size_t i;
 	json_t *m;
 	const char *tar = NULL;
-	json_array_foreach (mans, i, m) {
+	json_array_foreach(mans, i, m) {
 		const char *t = json_get_string(m, "mediaType");
 		if (t && !strcmp(t, CKPT_MEDIA_CRIU))
 			tar = json_get_string(m, "digest");
@@ -735,9 +739,9 @@ int ckpt_unpack(struct task *t, const char *tar_digest, ckpt_unpacked_cb cb, err
 	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return make_error(err, E_INTERNAL, errno, "create `%s`", dir);
 	struct diff_apply_opts o = {
-		.dir = dir,
-		.whiteouts = DIFF_WHITEOUTS_DELETE,
-		.src_fd = fd,
+	    .dir = dir,
+	    .whiteouts = DIFF_WHITEOUTS_DELETE,
+	    .src_fd = fd,
 	};
 	t->unpack_cb = cb;
 	t->unpack = diff_apply_start(d, &o, unpacked_cb, NULL, t, err);
@@ -746,7 +750,7 @@ int ckpt_unpack(struct task *t, const char *tar_digest, ckpt_unpacked_cb cb, err
 
 void ckpt_dir_remove(const char *task_dir)
 {
-	static const char *const dirs[] = { "checkpoint", "checkpoint-work", "restore-work" };
+	static const char *const dirs[] = {"checkpoint", "checkpoint-work", "restore-work"};
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		cleanup_free char *p = xasprintf("%s/%s", task_dir, dirs[i]);
 		rm_tree(p);

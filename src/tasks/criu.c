@@ -135,12 +135,13 @@ static int spawn_check(struct tasks *ts, err_t *err)
 		return make_error(err, E_FAILED_PRECONDITION, 0,
 				  "criu check: `%s` is not installed: checkpoint and restore need "
 				  "CRIU",
-				  getenv("BERTH_CRIU") && *getenv("BERTH_CRIU") ? getenv("BERTH_CRIU")
-										  : "criu (in PATH)");
+				  getenv("BERTH_CRIU") && *getenv("BERTH_CRIU")
+				      ? getenv("BERTH_CRIU")
+				      : "criu (in PATH)");
 	int fd = open(ts->criu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return make_error(err, E_INTERNAL, errno, "create `%s`", ts->criu_log);
-	char *argv[] = { ts->criu_bin, (char *)"check", NULL };
+	char *argv[] = {ts->criu_bin, (char *)"check", NULL};
 	posix_spawn_file_actions_t fa;
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
