@@ -313,7 +313,7 @@ static void task_checkpoint_h(struct request *r)
 	static const struct json_field fields[] = {
 		{ "exit", JF_BOOL, false },
 		{ "image", JF_STRING, false },
-		{ "labels", JF_OBJECT, false },
+		{ "labels", JF_LABELS, false },
 		{ NULL },
 	};
 	err_t err = NULL;
@@ -321,11 +321,6 @@ static void task_checkpoint_h(struct request *r)
 	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
 		return reply_error(r, &err);
 	json_t *labels = json_object_get(body, "labels");
-	const char *k;
-	json_t *v;
-	json_object_foreach (labels, k, v)
-		if (!json_is_string(v))
-			return reply_errorf(r, E_INVALID_ARGUMENT, "label `%s` must be a string", k);
 	struct pending *p = pending_new(r, 201);
 	tasks_checkpoint(r->d, p->ns, p->id, json_is_true(json_object_get(body, "exit")),
 			 json_get_string(body, "image"), labels, pending_done, p);
