@@ -111,6 +111,11 @@ test_expect_success 'checkpoint of a running task: created, or CRIU'"'"'s own re
 	esac
 '
 
+test_expect_success 'the task runtime plugin names the capability' '
+	api GET /v1/plugins &&
+	jq -e ".plugins[] | select(.type == \"io.berth.runtime.v2\") | .capabilities | index(\"checkpoint-criu\")" out
+'
+
 test_expect_success 'checkpoint: 404 without a task or a container' '
 	api POST "$C" -d "{\"id\":\"ck2\",\"image\":\"$IMG\",\"process\":{\"args\":[\"true\"]}}" &&
 	test "$(cat status)" = 201 &&
