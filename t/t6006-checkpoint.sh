@@ -201,6 +201,7 @@ write_fake_criu () {
 	#!/bin/sh
 	echo "\$*" >>"$TRASH/fake-criu.calls"
 	test "\$1" = check || exit 2
+	test -e "$TRASH/criu-hang" && exec sleep 60
 	if test -e "$TRASH/criu-ok"
 	then
 		echo "Looks good."
@@ -214,15 +215,21 @@ write_fake_criu () {
 	chmod +x fake-criu
 }
 
-test_expect_success 'criu check failures: every Error line, and not cached' '
+test_expect_success 'criu check failures: every Error line, a hang, and not cached' '
 	write_fake_criu &&
 	stop_berthd &&
-	BERTH_CRIU=$TRASH/fake-criu && export BERTH_CRIU &&
+	BERTH_CRIU=$TRASH/fake-criu BERTH_CRIU_CHECK_TIMEOUT=1 &&
+	export BERTH_CRIU BERTH_CRIU_CHECK_TIMEOUT &&
 	start_berthd &&
 	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
 	test "$(jq -r .error.message out)" = "criu check: fake: first reason; fake: second reason" &&
+	: >criu-hang &&
 	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
-	test "$(grep -c "^check$" fake-criu.calls)" = 2
+	test "$(jq -r .error.message out)" = "criu check: timed out after 1 s" &&
+	rm criu-hang &&
+	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
+	test "$(jq -r .error.message out)" = "criu check: fake: first reason; fake: second reason" &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 3
 '
 
 test_expect_success !CRIU 'criu check passes: the runtime'"'"'s checkpoint runs and its failure is the answer; the success is cached' '
@@ -230,11 +237,11 @@ test_expect_success !CRIU 'criu check passes: the runtime'"'"'s checkpoint runs 
 	api POST "$C/ck1/task/checkpoint" && expect_error 412 failed_precondition &&
 	msg=$(jq -r .error.message out) && echo "$msg" &&
 	case "$msg" in "runc checkpoint: "*) ;; *) false ;; esac &&
-	test "$(grep -c "^check$" fake-criu.calls)" = 3 &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 4 &&
 	rm criu-ok &&
 	api POST "$C/ck1/task/checkpoint" -d "{\"exit\":false}" && expect_error 412 failed_precondition &&
 	jq -r .error.message out | grep "^runc checkpoint: " &&
-	test "$(grep -c "^check$" fake-criu.calls)" = 3 &&
+	test "$(grep -c "^check$" fake-criu.calls)" = 4 &&
 	api GET "$C/ck1/task" && jq -e ".status == \"running\"" out &&
 	! test -e "$TRASH/state/tasks/default/ck1/checkpoint"
 '
@@ -421,7 +428,7 @@ test_expect_success 'stand-in runtime: the checkpoint goes with its image record
 
 test_expect_success 'back to the real criu' '
 	stop_berthd &&
-	unset BERTH_CRIU &&
+	unset BERTH_CRIU BERTH_CRIU_CHECK_TIMEOUT &&
 	start_berthd
 '
 

@@ -21,6 +21,17 @@
 
 extern char **environ;
 
+/* `criu check` takes well under a second; BERTH_CRIU_CHECK_TIMEOUT
+ * (seconds) overrides, for tests */
+#define CHECK_TIMEOUT_SEC 30
+
+static int check_timeout(void)
+{
+	const char *t = getenv("BERTH_CRIU_CHECK_TIMEOUT");
+	uint64_t secs;
+	return t && parse_u64(t, &secs) && secs > 0 && secs < 3600 ? (int)secs : CHECK_TIMEOUT_SEC;
+}
+
 struct criu_waiter {
 	criu_check_cb cb;
 	void *data;
@@ -103,10 +114,18 @@ static void check_exit_cb(pid_t pid, int status, void *arg)
 {
 	struct tasks *ts = arg;
 	ts->criu_pid = 0;
+	if (ts->criu_timer)
+		evtimer_del(ts->criu_timer);
+	bool timed_out = ts->criu_timed_out;
+	ts->criu_timed_out = false;
 	cleanup_free char *out = read_file(ts->criu_log, NULL);
 	unlink(ts->criu_log);
 	err_t err = NULL;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+	if (timed_out) {
+		make_error(&err, E_FAILED_PRECONDITION, 0, "criu check: timed out after %d s",
+			   check_timeout());
+		log_warn("criu check timed out", "criu=%s", ts->criu_bin);
+	} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ts->criu_ok = true;
 		log_info("criu check passed: checkpoint and restore are available", "criu=%s",
 			 ts->criu_bin);
@@ -125,6 +144,15 @@ static void check_exit_cb(pid_t pid, int status, void *arg)
 		w = next;
 	}
 	err_free(&err);
+}
+
+static void check_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tasks *ts = arg;
+	if (!ts->criu_pid)
+		return;
+	ts->criu_timed_out = true;
+	kill(ts->criu_pid, SIGKILL); /* reaped as usual, answered as timed out */
 }
 
 static int spawn_check(struct tasks *ts, err_t *err)
@@ -166,6 +194,10 @@ static int spawn_check(struct tasks *ts, err_t *err)
 				  ts->criu_bin);
 	ts->criu_pid = pid;
 	child_watch(ts->d, pid, check_exit_cb, ts);
+	if (!ts->criu_timer)
+		ts->criu_timer = evtimer_new(ts->d->base, check_timeout_cb, ts);
+	struct timeval tv = {check_timeout(), 0};
+	evtimer_add(ts->criu_timer, &tv);
 	return 0;
 }
 
@@ -203,6 +235,9 @@ void criu_release(struct tasks *ts)
 		free(w);
 		w = next;
 	}
+	if (ts->criu_timer)
+		event_free(ts->criu_timer);
+	ts->criu_timer = NULL;
 	if (ts->criu_log)
 		unlink(ts->criu_log);
 	free(ts->criu_log);

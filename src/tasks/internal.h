@@ -94,6 +94,8 @@ struct tasks {
 	/* criu.c */
 	bool criu_ok;        /* `criu check` passed once: kept for the daemon's life */
 	pid_t criu_pid;      /* a check in flight */
+	bool criu_timed_out; /* ... killed by criu_timer */
+	struct event *criu_timer;
 	char *criu_bin, *criu_log;
 	struct criu_waiter *criu_waiters;
 	/* checkpoint.c: checkpoints being archived into the content store */
