@@ -118,6 +118,7 @@ struct shim {
 
 	enum task_status status;
 	bool restore_pending;   /* created from opts.checkpoint: `start` runs runtime restore */
+	bool runtime_gone;      /* checkpointed with exit: the runtime has no container */
 	pid_t init_pid;         /* 0 until init.pid was read */
 	bool exit_reaped;       /* init reaped, exit not announced yet */
 	int exit_status;

@@ -259,6 +259,10 @@ static void delete_stopped(struct shim *s, struct req *r)
 {
 	const char *argv[] = { s->opts.id, NULL };
 	cleanup_err err_t err = NULL;
+	if (s->runtime_gone) {
+		delete_finish(s, r); /* a checkpoint with exit: the runtime destroyed it */
+		return;
+	}
 	if (runtime_run(s, "delete", argv, NULL, delete_done, r, &err) < 0) {
 		task_finish_error(s, r, err->kind, err->msg);
 		task_run_next(s);
@@ -327,7 +331,10 @@ static void checkpoint_done(struct shim *s, struct rt_cmd *c, int status)
 		cleanup_free char *msg = runtime_error(s, c, status);
 		task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
 	} else {
-		/* with exit, the runtime killed the container: its exit follows */
+		/* with exit, the runtime killed the container and forgot it (runc
+		 * destroys it after the dump): its exit follows, delete skips it */
+		if (r->rq.exit)
+			s->runtime_gone = true;
 		task_finish(s, r,
 			    proto_answer(r->rq.id, json_pack("{s:s,s:b}", "image_path",
 							      r->rq.image_path, "exit", r->rq.exit)));

@@ -327,7 +327,8 @@ write_fake_runc () {
 		rootfs=\$($real \$g state "\$id" | jq -r .rootfs) &&
 		cp "\$rootfs/count" "\$img/count.img" &&
 		echo stand-in >"\$img/inventory.img" || exit 1
-		test -n "\$leave" || $real \$g kill "\$id" KILL
+		# as runc: without --leave-running, killed and destroyed after the dump
+		test -n "\$leave" || $real \$g delete --force "\$id"
 		;;
 	restore)
 		img= bundle= pidf=
