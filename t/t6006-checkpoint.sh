@@ -394,6 +394,13 @@ test_expect_success 'stand-in runtime: checkpoint leaving the task running: inde
 	api GET "$NS/content/$tar" && test "$(cat status)" = 200
 '
 
+test_expect_success 'stand-in runtime: a paused task is checkpointed and stays paused' '
+	api POST "$C/ck4/task/pause" && test "$(cat status)" = 200 &&
+	api POST "$C/ck4/task/checkpoint" && test "$(cat status)" = 201 &&
+	api GET "$C/ck4/task" && jq -e ".status == \"paused\"" out &&
+	api POST "$C/ck4/task/resume" && test "$(cat status)" = 200
+'
+
 test_expect_success 'stand-in runtime: checkpoint with exit, restore in a new container (across a berthd restart): the counter goes on' '
 	api POST "$C/ck4/task/checkpoint" -d "{\"exit\":true}" && test "$(cat status)" = 201 &&
 	dg=$(jq -r .digest out) &&
