@@ -261,6 +261,9 @@ test_expect_success !CRIU 'restore with a passing check: the image is unpacked, 
 	api GET "$C/ck2/task" && jq -e ".status == \"created\"" out &&
 	api DELETE "$C/ck2/task" && test "$(cat status)" = 200 &&
 	! test -e "$TRASH/state/tasks/default/ck2" &&
+	test_must_fail "$BERTH" tasks restore ck2 "$HANDMADE" 2>err &&
+	grep "runc restore: " err &&
+	api GET "$C/ck2/task" && expect_error 404 not_found &&
 	api DELETE "$C/ck2?cleanup=snapshot" && test "$(cat status)" = 204 &&
 	{ api GET "/v1/events?since=0&topic=/tasks/create" --max-time 1 || :; } &&
 	sed -n "s/^data: //p" out | jq -e "select(.event.container_id == \"ck2\" and .event.checkpoint == \"$HANDMADE\")"
