@@ -159,13 +159,16 @@ static int spawn_check(struct tasks *ts, err_t *err)
 {
 	free(ts->criu_bin);
 	ts->criu_bin = criu_find();
+	const char *env = getenv("BERTH_CRIU");
+	if (!ts->criu_bin && env && *env)
+		return make_error(err, E_FAILED_PRECONDITION, 0,
+				  "criu check: `%s` (BERTH_CRIU) is not an executable: checkpoint "
+				  "and restore need CRIU",
+				  env);
 	if (!ts->criu_bin)
 		return make_error(err, E_FAILED_PRECONDITION, 0,
-				  "criu check: `%s` is not installed: checkpoint and restore need "
-				  "CRIU",
-				  getenv("BERTH_CRIU") && *getenv("BERTH_CRIU")
-				      ? getenv("BERTH_CRIU")
-				      : "criu (in PATH)");
+				  "criu check: `criu` is not installed (not found in PATH): "
+				  "checkpoint and restore need CRIU");
 	int fd = open(ts->criu_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return make_error(err, E_INTERNAL, errno, "create `%s`", ts->criu_log);
