@@ -16,6 +16,9 @@ pkgs="build-essential autoconf automake libtool pkg-config git
 	libarchive-dev liblmdb-dev libssl-dev libseccomp-dev"
 # Runtime: OCI runtimes, image tooling and a registry for the tests.
 pkgs="$pkgs runc crun docker-registry skopeo umoci busybox-static"
+# CRIU, which runc runs for task checkpoint and restore (t/t6006 skips
+# what needs it when `criu check` fails on the kernel).
+pkgs="$pkgs criu"
 # containerd 1.6, to compare unpacked root filesystems and pull times with
 # (t/t3201-unpack-vs-containerd.sh, contrib/bench/pull.sh); zstd writes the
 # zstd layer of the special test image (contrib/fixtures/special-image.py).

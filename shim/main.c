@@ -130,6 +130,37 @@ static void undo_created(struct shim *s, err_t *e)
 		undo_report_cb(s, NULL, 0);
 }
 
+int shim_read_init_pid(struct shim *s, err_t *err)
+{
+	cleanup_free char *pidfile = shim_path(s, "init.pid");
+	cleanup_free char *text = read_file(pidfile, NULL);
+	uint64_t pid = 0;
+	if (text)
+		text[strcspn(text, " \n")] = '\0'; /* runc writes none, others a newline */
+	if (!text || !parse_u64(text, &pid) || pid == 0 || pid > INT_MAX)
+		return make_error(err, E_INTERNAL, text ? 0 : errno, "read `%s`", pidfile);
+	s->init_pid = (pid_t)pid;
+	return 0;
+}
+
+/* A task restored from a checkpoint has no container until `start` runs
+ * `runtime restore` (containerd's createdCheckpointState): serve the socket
+ * as a created task without a process. */
+static int launch_restore(struct shim *s, err_t *err)
+{
+	struct stat st;
+	int e = stat(s->opts.checkpoint, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (e)
+		return make_error(err, E_INVALID_ARGUMENT, e, "checkpoint `%s`",
+				  s->opts.checkpoint);
+	if (ctl_listen(s, err) < 0)
+		return -1;
+	s->status = TASK_CREATED;
+	s->restore_pending = true;
+	shim_report(s, NULL);
+	return 0;
+}
+
 static void create_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	cleanup_err err_t err = NULL;
@@ -141,17 +172,10 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 		undo_created(s, &err);
 		return;
 	}
-	cleanup_free char *pidfile = shim_path(s, "init.pid");
-	cleanup_free char *text = read_file(pidfile, NULL);
-	uint64_t pid = 0;
-	if (text)
-		text[strcspn(text, " \n")] = '\0'; /* runc writes none, others a newline */
-	if (!text || !parse_u64(text, &pid) || pid == 0 || pid > INT_MAX) {
-		make_error(&err, E_INTERNAL, text ? 0 : errno, "read `%s`", pidfile);
+	if (shim_read_init_pid(s, &err) < 0) {
 		undo_created(s, &err);
 		return;
 	}
-	s->init_pid = (pid_t)pid;
 	s->status = TASK_CREATED;
 	if ((s->pio.console && console_receive(s->pio.console, &err) < 0) ||
 	    ctl_listen(s, &err) < 0) {
@@ -228,6 +252,8 @@ static int launch(struct shim *s, err_t *err)
 				  log, s->opts.terminal };
 	if (rootfs_mount(s, err) < 0 || io_setup(s, &s->pio, &paths, err) < 0)
 		return -1;
+	if (s->opts.checkpoint)
+		return launch_restore(s, err);
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
 	const char *argv[] = { "--bundle", s->dir, "--pid-file", pidfile, s->opts.id, NULL, NULL,
 			       NULL };

@@ -84,6 +84,7 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 		{ "stderr", JF_STRING, false },
 		{ "log", JF_BOOL, false },
 		{ "terminal", JF_BOOL, false },
+		{ "checkpoint", JF_STRING, false },
 		{ NULL },
 	};
 	memset(o, 0, sizeof(*o));
@@ -99,6 +100,7 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 	o->stderr_path = opt_string(j, "stderr");
 	o->log = json_is_true(json_object_get(j, "log"));
 	o->terminal = json_is_true(json_object_get(j, "terminal"));
+	o->checkpoint = opt_string(j, "checkpoint");
 	if (!*o->id)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "shim.json: `id` is empty");
 	if (o->runtime[0] != '/')
@@ -108,6 +110,10 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "shim.json: a `terminal` has one output stream: `stdout`, not "
 				  "`stderr`");
+	if (o->checkpoint && o->checkpoint[0] != '/')
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "shim.json: `checkpoint` must be an absolute path, not `%s`",
+				  o->checkpoint);
 	o->runtime_args = string_array(json_object_get(j, "runtime_args"), "runtime_args",
 				       &o->n_runtime_args, err);
 	if (*err || parse_mounts(json_object_get(j, "mounts"), o, err) < 0)
@@ -128,6 +134,7 @@ void shim_opts_release(struct shim_opts *o)
 	free(o->ns);
 	free(o->runtime);
 	free(o->runtime_root);
+	free(o->checkpoint);
 	free_strv(o->runtime_args, o->n_runtime_args);
 	for (size_t i = 0; i < o->n_mounts; i++) {
 		free(o->mounts[i].type);
@@ -155,6 +162,7 @@ static const char *const methods[] = {
 	[SHIM_EXEC] = "exec",
 	[SHIM_EXEC_START] = "exec_start",
 	[SHIM_EXEC_DELETE] = "exec_delete",
+	[SHIM_CHECKPOINT] = "checkpoint",
 };
 
 void shim_request_release(struct shim_request *req)
@@ -165,6 +173,9 @@ void shim_request_release(struct shim_request *req)
 	free(req->stdin_path);
 	free(req->stdout_path);
 	free(req->stderr_path);
+	free(req->image_path);
+	free(req->work_path);
+	req->image_path = req->work_path = NULL;
 	req->resources = req->exec_id = req->process = NULL;
 	req->stdin_path = req->stdout_path = req->stderr_path = NULL;
 }
@@ -298,6 +309,30 @@ static int parse_stdio(json_t *params, struct shim_request *req, err_t *err)
 	return 0;
 }
 
+static int parse_checkpoint(json_t *params, struct shim_request *req, err_t *err)
+{
+	static const struct json_field fields[] = {
+		{ "image_path", JF_STRING, true },
+		{ "work_path", JF_STRING, true },
+		{ "exit", JF_BOOL, false },
+		{ NULL },
+	};
+	if (!params)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`checkpoint` needs `params.image_path` and `params.work_path`");
+	if (json_check_object(params, "`params`", fields, err) < 0)
+		return -1;
+	const char *image = json_get_string(params, "image_path");
+	const char *work = json_get_string(params, "work_path");
+	if (image[0] != '/' || work[0] != '/')
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "`image_path` and `work_path` must be absolute paths");
+	req->image_path = xstrdup(image);
+	req->work_path = xstrdup(work);
+	req->exit = json_is_true(json_object_get(params, "exit"));
+	return 0;
+}
+
 int proto_parse_request(const char *line, size_t len, struct shim_request *req, err_t *err)
 {
 	static const struct json_field fields[] = {
@@ -343,6 +378,8 @@ int proto_parse_request(const char *line, size_t len, struct shim_request *req, 
 		return parse_stdio(params, req, err);
 	if (req->method == SHIM_EXEC)
 		return parse_exec(params, req, err);
+	if (req->method == SHIM_CHECKPOINT)
+		return parse_checkpoint(params, req, err);
 	if (req->method == SHIM_EXEC_START || req->method == SHIM_EXEC_DELETE ||
 	    (req->method == SHIM_STATE && params)) {
 		if (!params && req->method != SHIM_STATE)

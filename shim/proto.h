@@ -44,6 +44,7 @@ struct shim_opts {
 	char *stderr_path;
 	bool log;
 	bool terminal;
+	char *checkpoint;   /* a CRIU image directory: `start` restores it */
 };
 
 int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *err);
@@ -63,6 +64,7 @@ enum shim_method {
 	SHIM_EXEC,        /* register an exec process (not started) */
 	SHIM_EXEC_START,  /* runtime exec --detach --process FILE ID */
 	SHIM_EXEC_DELETE, /* forget an exec that has exited (or never started) */
+	SHIM_CHECKPOINT,  /* runtime checkpoint --image-path P --work-path W [--leave-running] ID */
 };
 
 /* An exec id: 1..76 of [A-Za-z0-9_.-], not starting with '.' or '-' (it
@@ -84,6 +86,9 @@ struct shim_request {
 	bool log;            /* stdout+stderr appended to exec-<id>.log */
 	bool terminal;
 	unsigned width, height; /* resize: 1..65535 each */
+	/* checkpoint: absolute directories, and whether the task ends with it */
+	char *image_path, *work_path;
+	bool exit;
 };
 
 /* Parse one request line (without its "\n"). On failure req->has_id and

@@ -121,6 +121,8 @@ struct shim {
 	struct err *failure;    /* start-up failure, reported once undone */
 
 	enum task_status status;
+	bool restore_pending;   /* created from opts.checkpoint: `start` runs runtime restore */
+	bool runtime_gone;      /* checkpointed with exit: the runtime has no container */
 	pid_t init_pid;         /* 0 until init.pid was read */
 	bool exit_reaped;       /* init reaped, exit not announced yet */
 	int exit_status;
@@ -157,6 +159,8 @@ struct shim {
 };
 
 /* main.c */
+/* init.pid (the runtime wrote it) → s->init_pid; -1 with *err when unreadable. */
+int shim_read_init_pid(struct shim *s, err_t *err);
 /* Finish start-up: report result (NULL on success) to P1 and, on failure,
  * leave the loop. */
 void shim_report(struct shim *s, err_t e);

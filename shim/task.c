@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -219,6 +220,8 @@ static void remove_state_files(struct shim *s)
 	}
 }
 
+static void delete_finish(struct shim *s, struct req *r);
+
 static void delete_done(struct shim *s, struct rt_cmd *c, int status)
 {
 	struct req *r = c->data;
@@ -228,6 +231,12 @@ static void delete_done(struct shim *s, struct rt_cmd *c, int status)
 		task_run_next(s);
 		return;
 	}
+	delete_finish(s, r);
+}
+
+/* The runtime's container is gone (or never was): undo the rest, answer, quit. */
+static void delete_finish(struct shim *s, struct req *r)
+{
 	exec_release_all(s);
 	rootfs_unmount(s);
 	ctl_unlisten(s);
@@ -250,6 +259,10 @@ static void delete_stopped(struct shim *s, struct req *r)
 {
 	const char *argv[] = { s->opts.id, NULL };
 	cleanup_err err_t err = NULL;
+	if (s->runtime_gone) {
+		delete_finish(s, r); /* a checkpoint with exit: the runtime destroyed it */
+		return;
+	}
 	if (runtime_run(s, "delete", argv, NULL, delete_done, r, &err) < 0) {
 		task_finish_error(s, r, err->kind, err->msg);
 		task_run_next(s);
@@ -288,6 +301,83 @@ void task_stdio_request(struct shim *s, struct req *r, struct proc_io *pio, bool
 		task_finish(s, r, proto_answer(r->rq.id, json_object()));
 }
 
+/* `start` of a task created from a checkpoint: the restored init is the
+ * runtime's detached child, reparented to the shim (the subreaper). */
+static void restore_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	cleanup_err err_t err = NULL;
+	if (status != 0) {
+		/* CRIU refused (kernel features, a changed rootfs...): its words */
+		cleanup_free char *msg = runtime_error(s, c, status);
+		task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
+	} else if (shim_read_init_pid(s, &err) < 0) {
+		task_finish_error(s, r, err->kind, err->msg);
+	} else {
+		s->restore_pending = false;
+		s->status = TASK_RUNNING;
+		io_start(s, &s->pio);
+		task_init_known(s);
+		task_finish(s, r, proto_answer(r->rq.id, json_pack("{s:i}", "pid", (int)s->init_pid)));
+	}
+	task_run_next(s);
+}
+
+static void begin_restore(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	cleanup_free char *pidfile = shim_path(s, "init.pid");
+	cleanup_free char *work = shim_path(s, "restore-work");
+	if (mkdir(work, 0700) < 0 && errno != EEXIST) {
+		make_error(&err, E_INTERNAL, errno, "create `%s`", work);
+		return task_finish_error(s, r, err->kind, err->msg);
+	}
+	const char *argv[] = { "--detach",   "--image-path", s->opts.checkpoint,
+			       "--work-path", work,	     "--bundle",
+			       s->dir,	      "--pid-file",   pidfile,
+			       s->opts.id,    NULL };
+	/* the restored process gets the pipes create would have given it */
+	if (runtime_run(s, "restore", argv, s->pio.child_fds, restore_done, r, &err) < 0)
+		task_finish_error(s, r, err->kind, err->msg);
+}
+
+static void checkpoint_done(struct shim *s, struct rt_cmd *c, int status)
+{
+	struct req *r = c->data;
+	if (status != 0) {
+		cleanup_free char *msg = runtime_error(s, c, status);
+		task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
+	} else {
+		/* with exit, the runtime killed the container and forgot it (runc
+		 * destroys it after the dump): its exit follows, delete skips it */
+		if (r->rq.exit)
+			s->runtime_gone = true;
+		task_finish(s, r,
+			    proto_answer(r->rq.id, json_pack("{s:s,s:b}", "image_path",
+							      r->rq.image_path, "exit", r->rq.exit)));
+	}
+	task_run_next(s);
+}
+
+static void begin_checkpoint(struct shim *s, struct req *r)
+{
+	cleanup_err err_t err = NULL;
+	if (task_exited(s) || (s->status != TASK_RUNNING && s->status != TASK_PAUSED)) {
+		char msg[80];
+		snprintf(msg, sizeof(msg), "task is %s, not running or paused",
+			 task_exited(s) ? "stopped" : task_status_name(s->status));
+		return task_finish_error(s, r, E_FAILED_PRECONDITION, msg);
+	}
+	const char *argv[8] = { "--image-path", r->rq.image_path, "--work-path", r->rq.work_path };
+	size_t n = 4;
+	if (!r->rq.exit)
+		argv[n++] = "--leave-running";
+	argv[n++] = s->opts.id;
+	argv[n] = NULL;
+	if (runtime_run(s, "checkpoint", argv, NULL, checkpoint_done, r, &err) < 0)
+		task_finish_error(s, r, err->kind, err->msg);
+}
+
 static void begin(struct shim *s, struct req *r)
 {
 	cleanup_err err_t err = NULL;
@@ -303,6 +393,10 @@ static void begin(struct shim *s, struct req *r)
 		task_finish(s, r, proto_answer(r->rq.id, state_json(s)));
 		return;
 	case SHIM_START:
+		if (s->restore_pending && s->status == TASK_CREATED) {
+			begin_restore(s, r);
+			return;
+		}
 		if (s->status != TASK_CREATED || s->exit_reaped) {
 			char msg[64];
 			snprintf(msg, sizeof(msg), "task is %s, not created",
@@ -315,6 +409,12 @@ static void begin(struct shim *s, struct req *r)
 			task_finish_error(s, r, err->kind, err->msg);
 		return;
 	case SHIM_KILL:
+		if (s->restore_pending) {
+			task_finish_error(s, r, E_FAILED_PRECONDITION,
+					  "task is not restored yet: it has no process (start "
+					  "restores it)");
+			return;
+		}
 		if (task_exited(s)) {
 			task_finish_error(s, r, E_NOT_FOUND, "process already finished");
 			return;
@@ -332,7 +432,9 @@ static void begin(struct shim *s, struct req *r)
 			task_finish_error(s, r, err->kind, err->msg);
 		return;
 	case SHIM_DELETE:
-		if (s->status == TASK_STOPPED) {
+		if (s->restore_pending) {
+			delete_finish(s, r); /* the runtime never had the container */
+		} else if (s->status == TASK_STOPPED) {
 			delete_stopped(s, r);
 		} else if (s->exit_reaped) {
 			r->step = DELETE_WAIT_EXIT;
@@ -365,8 +467,10 @@ static void begin(struct shim *s, struct req *r)
 	}
 	case SHIM_PIDS:
 	case SHIM_UPDATE:
-		if (task_exited(s)) {
-			task_finish_error(s, r, E_FAILED_PRECONDITION, "task is stopped");
+		if (task_exited(s) || s->restore_pending) {
+			task_finish_error(s, r, E_FAILED_PRECONDITION,
+					  s->restore_pending ? "task is not restored yet"
+							     : "task is stopped");
 			return;
 		}
 		if (r->rq.method == SHIM_PIDS)
@@ -382,6 +486,9 @@ static void begin(struct shim *s, struct req *r)
 	case SHIM_EXEC_START:
 	case SHIM_EXEC_DELETE:
 		return; /* exec_request() above */
+	case SHIM_CHECKPOINT:
+		begin_checkpoint(s, r);
+		return;
 	}
 }
 

@@ -15,9 +15,10 @@
 #include "cli/cli.h"
 #include "cli/container_opts.h"
 #include "cli/table.h"
+#include "cli/util.h"
 #include "core/json.h"
 
-enum { OPT_ALL = 256, OPT_MEMORY, OPT_CPUS, OPT_PIDS };
+enum { OPT_ALL = 256, OPT_MEMORY, OPT_CPUS, OPT_PIDS, OPT_EXIT, OPT_IMAGE, OPT_LABEL };
 
 static char *task_path(const struct cli *cli, const char *id, const char *rest)
 {
@@ -473,6 +474,113 @@ static int update_run(struct cli *cli, int argc, char **argv)
 	return cli_call(cli, "POST", path, body, NULL);
 }
 
+static int checkpoint_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+	    {"exit", no_argument, NULL, OPT_EXIT},
+	    {"image", required_argument, NULL, OPT_IMAGE},
+	    {"label", required_argument, NULL, OPT_LABEL},
+	    CLI_OPT_HELP,
+	    {NULL, 0, NULL, 0},
+	};
+	cleanup_json json_t *body = json_object();
+	cleanup_json json_t *labels = json_object();
+	int c;
+	while ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1) {
+		if (c == OPT_EXIT) {
+			json_object_set_new(body, "exit", json_true());
+		} else if (c == OPT_IMAGE) {
+			json_object_set_new(body, "image", json_string(optarg));
+		} else if (c == OPT_LABEL) {
+			cleanup_json json_t *one = NULL;
+			int st = cli_parse_labels(cli, 1, &optarg, false, &one);
+			if (st != 0)
+				return st;
+			json_object_update(labels, one);
+		} else {
+			return cli_getopt_other(cli, c);
+		}
+	}
+	if (optind >= argc)
+		return cli_usage_error(cli, "missing the container ID");
+	if (optind + 1 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 1]);
+	if (json_object_size(labels))
+		json_object_set(body, "labels", labels);
+	cleanup_free char *path = task_path(cli, argv[optind], "/checkpoint");
+	cleanup_json json_t *reply = NULL;
+	int st = cli_call(cli, "POST", path, body, &reply);
+	if (st != CLI_OK)
+		return st;
+	printf("%s\n", json_get_string(reply, "digest"));
+	return CLI_OK;
+}
+
+/* Create the task from a checkpoint and start it (the restore runs then). */
+static int restore_run(struct cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {CLI_OPT_HELP, {NULL, 0, NULL, 0}};
+	int c;
+	if ((c = cli_getopt(cli, argc, argv, "h", longopts)) != -1)
+		return cli_getopt_other(cli, c);
+	if (optind + 2 > argc)
+		return cli_usage_error(cli, "give the container ID and the checkpoint's digest");
+	if (optind + 2 < argc)
+		return cli_usage_error(cli, "unexpected argument `%s`", argv[optind + 2]);
+	const char *id = argv[optind], *digest = argv[optind + 1];
+	if (!digest_is_valid(digest))
+		return cli_usage_error(cli, "`%s` is not a digest (sha256:<64 hex digits>)", digest);
+	cleanup_free char *path = task_path(cli, id, "");
+	cleanup_json json_t *body = json_pack("{s:s,s:b}", "checkpoint", digest, "log", 1);
+	int st = cli_call(cli, "POST", path, body, NULL);
+	if (st != CLI_OK)
+		return st;
+	cleanup_free char *start = task_path(cli, id, "/start");
+	cleanup_json json_t *reply = NULL;
+	st = cli_call(cli, "POST", start, NULL, &reply);
+	if (st != CLI_OK) {
+		/* leave no created task that holds nothing behind */
+		cli_call(cli, "DELETE", path, NULL, NULL);
+		return st;
+	}
+	printf("%lld\n", (long long)json_integer_value(json_object_get(reply, "pid")));
+	return CLI_OK;
+}
+
+static const struct cli_command tasks_checkpoint = {
+    .name = "checkpoint",
+    .summary = "checkpoint a task into the content store (CRIU)",
+    .synopsis = "[--exit] [--image NAME] [--label K=V]... ID",
+    .help = "Checkpoint the running (or paused) task of the container ID with CRIU\n"
+	    "(POST .../task/checkpoint) into the content store and print the digest of\n"
+	    "the checkpoint (an OCI index of the CRIU image and the container's spec).\n"
+	    "An image record names it (NAME, or localhost/checkpoint/ID:<time>) and\n"
+	    "keeps it from garbage collection; `berth tasks restore` brings it back.\n"
+	    "CRIU must work on this machine (`criu check`): berthd says why when not.\n"
+	    "\n"
+	    "Options:\n"
+	    "  --exit         the task ends with the checkpoint (default: it goes on)\n"
+	    "  --image NAME   the image record's name\n"
+	    "  --label K=V    a label of the image record (repeatable)\n"
+	    "  -h, --help     show this help\n",
+    .run = checkpoint_run,
+};
+
+static const struct cli_command tasks_restore = {
+    .name = "restore",
+    .summary = "restore a checkpoint as a container's task",
+    .synopsis = "ID DIGEST",
+    .help = "Create the task of the container ID (it has none) from the checkpoint DIGEST\n"
+	    "(POST .../task with \"checkpoint\", output captured as by `berth run -d`)\n"
+	    "and start it: the processes go on from where they were checkpointed. Print\n"
+	    "the restored init's pid. The container should be made from the same image\n"
+	    "as the checkpointed one.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -h, --help  show this help\n",
+    .run = restore_run,
+};
+
 static const struct cli_command tasks_pause = {
     .name = "pause",
     .summary = "freeze tasks",
@@ -617,6 +725,7 @@ const struct cli_command cmd_tasks = {
     .subcommands =
 	CLI_COMMANDS(&tasks_ls, &tasks_start, &tasks_kill, &tasks_rm, &tasks_wait, &tasks_logs,
 		     &tasks_pause, &tasks_resume, &tasks_ps, &tasks_update, &cmd_tasks_metrics,
-		     &cmd_tasks_exec, &cmd_tasks_attach, &cmd_tasks_resize, &cmd_tasks_closeio),
+		     &cmd_tasks_exec, &cmd_tasks_attach, &cmd_tasks_resize, &cmd_tasks_closeio,
+		     &tasks_checkpoint, &tasks_restore),
     .fallback = &tasks_ls,
 };

@@ -38,7 +38,7 @@ static struct plugin plugins[] = {
 	  LIST("oci-distribution", "docker-schema2", "token-auth", "basic-auth", "mirrors",
 	       "range-resume") },
 	{ "io.berth.runtime.v2", "task", LIST("io.berth.service.v1"),
-	  LIST("berth-shim", "runc", "crun", "live-restore") },
+	  LIST("berth-shim", "runc", "crun", "live-restore", "checkpoint-criu") },
 	{ "io.berth.service.v1", "tasks-service", LIST("io.berth.runtime.v2"), NONE },
 	{ "io.berth.server.v1", "http", LIST("io.berth.service.v1"), LIST("unix", "tcp+token") },
 };

@@ -31,6 +31,7 @@ int task_dir_remove(const char *dir, err_t *err)
 	/* a rootfs the shim could not unmount (it died) is detached first */
 	while (umount2(rootfs, MNT_DETACH) == 0)
 		;
+	ckpt_dir_remove(dir);
 	DIR *dh = opendir(dir);
 	if (!dh) {
 		if (errno == ENOENT)

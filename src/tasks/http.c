@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "api/request.h"
+#include "core/digest.h"
 #include "core/log.h"
 #include "tasks/http.h"
 #include "tasks/tasks.h"
@@ -105,9 +106,22 @@ static void task_create_h(struct request *r)
 			return reply_errorf(r, E_INVALID_ARGUMENT, "`%s` must be a path or null",
 					    io[i]);
 	}
-	if (json_object_get(body, "checkpoint"))
-		return reply_errorf(r, E_NOT_IMPLEMENTED,
-				    "restoring from a checkpoint is not available yet");
+	json_t *cp = json_object_get(body, "checkpoint");
+	if (cp && !json_is_null(cp)) {
+		/* a digest, or a descriptor as the checkpoint answered it */
+		json_t *dg = json_is_object(cp) ? json_object_get(cp, "digest") : cp;
+		if (!json_is_string(dg))
+			return reply_errorf(r, E_INVALID_ARGUMENT,
+					    "`checkpoint` must be the digest of a checkpoint (or its "
+					    "descriptor)");
+		if (digest_validate(json_string_value(dg), &err) < 0) {
+			error_wrap(&err, "`checkpoint`");
+			return reply_error(r, &err);
+		}
+		json_object_set(body, "checkpoint", dg);
+	} else {
+		json_object_del(body, "checkpoint");
+	}
 	struct pending *p = pending_new(r, 201);
 	tasks_create(r->d, p->ns, p->id, body, pending_done, p);
 }
@@ -292,6 +306,24 @@ static void task_pause_h(struct request *r)
 static void task_resume_h(struct request *r)
 {
 	task_simple_h(r, tasks_resume);
+}
+
+static void task_checkpoint_h(struct request *r)
+{
+	static const struct json_field fields[] = {
+		{ "exit", JF_BOOL, false },
+		{ "image", JF_STRING, false },
+		{ "labels", JF_LABELS, false },
+		{ NULL },
+	};
+	err_t err = NULL;
+	cleanup_json json_t *body = NULL;
+	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
+		return reply_error(r, &err);
+	json_t *labels = json_object_get(body, "labels");
+	struct pending *p = pending_new(r, 201);
+	tasks_checkpoint(r->d, p->ns, p->id, json_is_true(json_object_get(body, "exit")),
+			 json_get_string(body, "image"), labels, pending_done, p);
 }
 
 static void task_pids_h(struct request *r)
@@ -480,6 +512,7 @@ const struct route tasks_routes[] = {
 	{ M_POST, C "/update", task_update_h },
 	{ M_POST, C "/resize", task_resize_h },
 	{ M_POST, C "/closeio", task_closeio_h },
+	{ M_POST, C "/checkpoint", task_checkpoint_h },
 	{ M_POST, C "/exec", exec_add_h },
 	{ M_GET, C "/exec/{eid}", exec_get_h },
 	{ M_DELETE, C "/exec/{eid}", exec_delete_h },

@@ -20,6 +20,16 @@ enum task_status {
 	TS_DELETING,     /* delete in progress */
 };
 
+/* containerd's media types for a checkpoint (the config is JSON here: see
+ * checkpoint.c) */
+#define CKPT_MEDIA_INDEX "application/vnd.oci.image.index.v1+json"
+#define CKPT_MEDIA_CRIU "application/vnd.containerd.container.criu.checkpoint.criu.tar"
+#define CKPT_MEDIA_CONFIG "application/vnd.containerd.container.checkpoint.config.v1+json"
+
+struct task;
+struct diff_job;
+typedef void (*ckpt_unpacked_cb)(struct task *t, err_t *err);
+
 struct waiter {
 	tasks_cb cb;
 	void *data;
@@ -62,12 +72,20 @@ struct task {
 	struct oom_watch *oom;      /* OOM kills in its memory cgroup */
 	struct waiter *waiters;
 	struct texec *execs;
+	bool checkpointing;         /* a checkpoint of it is in progress */
+	char *restore_from;         /* create: the CRIU tar blob it is restored from */
+	struct diff_job *unpack;    /* create: unpacking that blob */
+	ckpt_unpacked_cb unpack_cb;
 	/* task create in flight */
 	tasks_cb create_cb;
 	void *create_data;
+	json_t *create_io;          /* restore: the request, while CRIU is checked */
 	json_t *create_event;
 	struct task *next;
 };
+
+struct criu_waiter;
+struct ckpt_job;
 
 struct tasks {
 	struct daemon *d;
@@ -75,6 +93,15 @@ struct tasks {
 	char *dir; /* <state>/tasks */
 	struct task *list;
 	size_t count;
+	/* criu.c */
+	bool criu_ok;        /* `criu check` passed once: kept for the daemon's life */
+	pid_t criu_pid;      /* a check in flight */
+	bool criu_timed_out; /* ... killed by criu_timer */
+	struct event *criu_timer;
+	char *criu_bin, *criu_log;
+	struct criu_waiter *criu_waiters;
+	/* checkpoint.c: checkpoints being archived into the content store */
+	struct ckpt_job *ckpts;
 };
 
 /* tasks.c: the table, exits, connections */
@@ -118,6 +145,35 @@ void texec_exited(struct task *t, json_t *params);
 void texec_restore(struct task *t, json_t *state);
 /* The task is gone: fail the waiters, free every exec. */
 void texec_free_all(struct task *t);
+
+/* criu.c: can CRIU checkpoint and restore here? `criu check` (BERTH_CRIU
+ * or `criu` in PATH) runs in a child process the loop watches; checks asked
+ * for while one runs share it. A success is remembered for the daemon's
+ * life, a failure is not (the next call checks again). cb runs from the
+ * loop, never before criu_check returns: err NULL when usable, else
+ * E_FAILED_PRECONDITION "criu check: <CRIU's own Error lines>" (or naming
+ * the missing binary); err is freed after cb. */
+typedef void (*criu_check_cb)(void *data, err_t *err);
+void criu_check(struct tasks *ts, criu_check_cb cb, void *data);
+/* CRIU's reason from its output: the `Error (...)` lines' messages joined
+ * with "; ", else its last line, else the exit status. Caller frees. */
+char *criu_reason(const char *out, int status);
+/* Shutdown: stop a check, answer its waiters E_UNAVAILABLE. */
+void criu_release(struct tasks *ts);
+
+/* checkpoint.c */
+/* Restore: checkpoint (a digest string) names an OCI index in ns with a CRIU
+ * image blob: E_NOT_FOUND without it, E_INVALID_ARGUMENT when it is not a
+ * checkpoint. Returns the CRIU tar's digest (caller frees). */
+char *ckpt_restore_source(struct daemon *d, const char *ns, const char *checkpoint,
+			  err_t *err);
+/* Unpack the CRIU tar blob into <t->dir>/checkpoint (the diff worker),
+ * then cb from the loop (t->unpack while it runs; task_unlink_free cancels). */
+int ckpt_unpack(struct task *t, const char *tar_digest, ckpt_unpacked_cb cb, err_t *err);
+/* Remove the checkpoint directories of a task directory (no mounts there). */
+void ckpt_dir_remove(const char *task_dir);
+/* Shutdown: stop archiving checkpoints, answer their requests E_UNAVAILABLE. */
+void ckpt_release(struct tasks *ts);
 
 /* bundle.c */
 char *task_dir_path(struct daemon *d, const char *ns, const char *id);

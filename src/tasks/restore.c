@@ -167,6 +167,7 @@ void tasks_free(struct daemon *d)
 	struct tasks *ts = d->tasks;
 	if (!ts)
 		return;
+	criu_release(ts); /* restores waiting for it fail and leave the list */
 	while (ts->list) {
 		struct task *t = ts->list;
 		task_fail_waiters(t, E_UNAVAILABLE, "berthd is shutting down");
@@ -177,6 +178,7 @@ void tasks_free(struct daemon *d)
 		}
 		task_unlink_free(t);
 	}
+	ckpt_release(ts); /* after the shims: their calls have been answered */
 	free(ts->shim_bin);
 	free(ts->dir);
 	free(ts);

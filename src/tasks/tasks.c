@@ -14,6 +14,7 @@
 #include "containers/containers.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "diff/diff.h"
 #include "events/events.h"
 #include "snapshots/snapshots.h"
 #include "tasks/internal.h"
@@ -55,6 +56,10 @@ void task_unlink_free(struct task *t)
 			break;
 		}
 	shim_conn_free(t->conn);
+	if (t->unpack)
+		diff_job_cancel(t->unpack);
+	free(t->restore_from);
+	json_decref(t->create_io);
 	texec_free_all(t);
 	oom_watch_free(t->oom);
 	free(t->cgroup_path);
@@ -351,7 +356,8 @@ static void spawned_cb(void *data, pid_t init_pid, err_t *err)
 		return create_fail(t, &cerr);
 	}
 	t->status = TS_CREATED;
-	t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
+	if (!t->restore_from) /* a restore has no cgroup before start */
+		t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
 	json_object_set_new(t->create_event, "pid", json_integer(init_pid));
 	events_publish(t->ts->d->events, t->ns, "/tasks/create", t->create_event);
 	t->create_event = NULL;
@@ -452,6 +458,10 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 		"runtime", t->runtime, "runtime_root", t->runtime_root, "mounts", mounts, "stdin",
 		json_object_get(io, "stdin"), "stdout", json_object_get(io, "stdout"), "stderr",
 		json_object_get(io, "stderr"), "log", t->log, "terminal", terminal);
+	if (t->restore_from) {
+		cleanup_free char *cp = xasprintf("%s/checkpoint", t->dir);
+		json_object_set_new(opts, "checkpoint", json_string(cp));
+	}
 	if (write_json_file(t->dir, "config.json", spec, err) < 0 ||
 	    write_json_file(t->dir, "shim.json", opts, err) < 0)
 		return -1;
@@ -460,7 +470,44 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 		"rootfs", mounts, "io", "stdin", json_object_get(io, "stdin"), "stdout",
 		json_object_get(io, "stdout"), "stderr", json_object_get(io, "stderr"), "terminal",
 		terminal);
+	if (json_get_string(io, "checkpoint"))
+		json_object_set_new(t->create_event, "checkpoint",
+				    json_string(json_get_string(io, "checkpoint")));
 	return 0;
+}
+
+/* Restore: the CRIU image is unpacked, the shim can start. */
+static void restore_unpacked_cb(struct task *t, err_t *err)
+{
+	err_t e = NULL;
+	if (err && *err)
+		return create_fail(t, err);
+	if (shim_spawn(t->ts->d, t->ts->shim_bin, t->dir, spawned_cb, t, &e) < 0) {
+		create_fail(t, &e);
+		err_free(&e);
+	}
+}
+
+/* Restore: CRIU works here (or not: CRIU's reason is the answer). */
+static void restore_checked_cb(void *data, err_t *err)
+{
+	struct task *t = data;
+	cleanup_json json_t *io = steal_ptr(&t->create_io);
+	err_t e = NULL;
+	if (err && *err) {
+		if ((*err)->kind == E_UNAVAILABLE) { /* shutdown: tasks_free goes on */
+			tasks_cb cb = t->create_cb;
+			void *cdata = t->create_data;
+			task_unlink_free(t);
+			return cb(cdata, NULL, err);
+		}
+		return create_fail(t, err);
+	}
+	if (task_prepare(t, io, &e) < 0 ||
+	    ckpt_unpack(t, t->restore_from, restore_unpacked_cb, &e) < 0) {
+		create_fail(t, &e);
+		err_free(&e);
+	}
 }
 
 void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, tasks_cb cb,
@@ -473,11 +520,20 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 	if (!ts->shim_bin)
 		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "berth-shim is not installed beside berthd nor in PATH");
+	err_t err = NULL;
+	const char *checkpoint = json_get_string(io, "checkpoint");
+	cleanup_free char *tar = NULL;
+	if (checkpoint && !(tar = ckpt_restore_source(d, ns, checkpoint, &err)))
+		return task_answer_later(d, cb, data, NULL, &err);
 	struct task *t = task_new(ts, ns, id);
 	t->status = TS_CREATING;
 	t->create_cb = cb;
 	t->create_data = data;
-	err_t err = NULL;
+	if (tar) {
+		t->restore_from = steal_ptr(&tar);
+		t->create_io = json_incref(io);
+		return criu_check(ts, restore_checked_cb, t);
+	}
 	if (task_prepare(t, io, &err) < 0 ||
 	    shim_spawn(d, ts->shim_bin, t->dir, spawned_cb, t, &err) < 0) {
 		cleanup_err err_t rmerr = NULL;
@@ -510,6 +566,13 @@ static void started_cb(void *data, json_t *result, err_t *err)
 	} else {
 		if (t->status == TS_CREATED)
 			t->status = TS_RUNNING;
+		json_t *pid = json_object_get(result, "pid");
+		if (!t->pid && json_is_integer(pid) && json_integer_value(pid) > 0) {
+			/* restored from a checkpoint: its init and cgroup exist now */
+			t->pid = (pid_t)json_integer_value(pid);
+			if (!t->oom)
+				t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
+		}
 		events_publish(t->ts->d->events, t->ns, "/tasks/start",
 			       json_pack("{s:s,s:i}", "container_id", t->id, "pid", (int)t->pid));
 		log_debug("task started", "namespace=%s id=%s", t->ns, t->id);
@@ -717,6 +780,9 @@ void tasks_delete(struct daemon *d, const char *ns, const char *id, tasks_cb cb,
 		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
 				  "the task of `%s` is %s: kill it and wait for its exit first", id,
 				  task_status_names[t->status]);
+	if (t->checkpointing)
+		return task_fail_later(d, cb, data, E_FAILED_PRECONDITION,
+				  "the task of `%s` is being checkpointed", id);
 	t->prev_status = t->status;
 	struct op *o = task_op_new(t, cb, data);
 	if (t->status == TS_UNKNOWN || !t->conn) {

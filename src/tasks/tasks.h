@@ -15,7 +15,7 @@
  * unknown (its shim is gone); the FIFO paths it was created with (a client
  * attaches to a terminal task by opening them again).
  * Events: /tasks/create, /tasks/start, /tasks/exit, /tasks/delete,
- * /tasks/paused, /tasks/resumed ({"container_id"}).
+ * /tasks/paused, /tasks/resumed ({"container_id"}), /tasks/checkpointed.
  */
 #ifndef BERTH_TASKS_TASKS_H
 #define BERTH_TASKS_TASKS_H
@@ -38,9 +38,13 @@ size_t tasks_count(struct daemon *d);
 json_t *tasks_get(struct daemon *d, const char *ns, const char *id, err_t *err);
 json_t *tasks_list(struct daemon *d, const char *ns);
 
-/* io: {"stdin"?,"stdout"?,"stderr"? (FIFO paths),"terminal"?,"log"?}; with
- * terminal the container's process.terminal must be true (and the other
- * way round: E_FAILED_PRECONDITION), and there is no stderr. */
+/* io: {"stdin"?,"stdout"?,"stderr"? (FIFO paths),"terminal"?,"log"?,
+ * "checkpoint"?}. With terminal the container's process.terminal must be
+ * true (and the other way round: E_FAILED_PRECONDITION), and there is no
+ * stderr. checkpoint: the digest of a checkpoint index: the task is
+ * created without a process and start restores it; E_NOT_FOUND when the
+ * content is missing, E_INVALID_ARGUMENT when it is no checkpoint,
+ * E_FAILED_PRECONDITION when `criu check` fails. */
 void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, tasks_cb cb,
 		  void *data);
 void tasks_start(struct daemon *d, const char *ns, const char *id, tasks_cb cb, void *data);
@@ -114,6 +118,20 @@ void tasks_exec_delete(struct daemon *d, const char *ns, const char *id, const c
 char *tasks_exec_log_path(struct daemon *d, const char *ns, const char *id, const char *exec_id,
 			  err_t *err);
 bool tasks_exec_done(struct daemon *d, const char *ns, const char *id, const char *exec_id);
+
+/* checkpoint.c: CRIU checkpoint of a running or paused task into the
+ * content store (containerd's Checkpoint): `criu check` first
+ * (E_FAILED_PRECONDITION with CRIU's reason when it fails), then `runtime
+ * checkpoint` through the shim (the task keeps running unless exit), the
+ * image directory as a tar blob, the container's spec as a JSON blob and an
+ * OCI index of both, named by an image record `image` (NULL:
+ * localhost/checkpoint/<id>:<unix time>) with labels (may be NULL). Answers
+ * the index descriptor {"mediaType","digest","size"}; publishes
+ * /tasks/checkpointed {"container_id","checkpoint","image"}. E_NOT_FOUND
+ * without a task, E_FAILED_PRECONDITION unless running or paused.
+ * Restore: tasks_create with io "checkpoint": "<digest of such an index>". */
+void tasks_checkpoint(struct daemon *d, const char *ns, const char *id, bool exit,
+		      const char *image, json_t *labels, tasks_cb cb, void *data);
 
 /* "SIGTERM", "TERM", "term", "15" → 15; -1 when it is not a signal. */
 int signal_parse(const char *s);

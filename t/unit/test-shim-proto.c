@@ -224,12 +224,64 @@ static void test_stdio_methods(void)
 	shim_request_release(&r);
 }
 
+static void test_checkpoint(void)
+{
+	struct shim_request r;
+	enum err_kind k;
+	ok(parse_req("{\"id\":1,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"/t/cp\","
+		     "\"work_path\":\"/t/w\",\"exit\":true}}",
+		     &r, NULL) == 0 &&
+		   r.method == SHIM_CHECKPOINT && r.exit && !strcmp(r.image_path, "/t/cp") &&
+		   !strcmp(r.work_path, "/t/w"),
+	   "checkpoint with its paths and exit");
+	shim_request_release(&r);
+	ok(r.image_path == NULL && r.work_path == NULL, "released");
+	ok(parse_req("{\"id\":2,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"/a\","
+		     "\"work_path\":\"/b\"}}",
+		     &r, NULL) == 0 &&
+		   !r.exit,
+	   "exit defaults to false (leave running)");
+	shim_request_release(&r);
+	static const char *const bad[] = {
+		"{\"id\":3,\"method\":\"checkpoint\"}",
+		"{\"id\":3,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"/a\"}}",
+		"{\"id\":3,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"a\",\"work_path\":\"/b\"}}",
+		"{\"id\":3,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"/a\",\"work_path\":\"/b\","
+		"\"exit\":1}}",
+		"{\"id\":3,\"method\":\"checkpoint\",\"params\":{\"image_path\":\"/a\",\"work_path\":\"/b\","
+		"\"x\":1}}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ok(parse_req(bad[i], &r, &k) < 0 && k == E_INVALID_ARGUMENT && r.id == 3,
+		   "bad checkpoint request %zu", i);
+		shim_request_release(&r);
+	}
+
+	struct shim_opts o;
+	err_t err = NULL;
+	const char *cp = "{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\","
+			 "\"checkpoint\":\"/s/tasks/d/a/checkpoint\"}";
+	ok(proto_parse_opts(cp, strlen(cp), &o, &err) == 0 && o.checkpoint &&
+		   !strcmp(o.checkpoint, "/s/tasks/d/a/checkpoint"),
+	   "shim.json checkpoint");
+	shim_opts_release(&o);
+	ok(o.checkpoint == NULL, "released");
+	const char *rel = "{\"id\":\"a\",\"namespace\":\"d\",\"runtime\":\"/r\",\"runtime_root\":\"/r\","
+			  "\"checkpoint\":\"checkpoint\"}";
+	ok(proto_parse_opts(rel, strlen(rel), &o, &err) < 0 && err &&
+		   err->kind == E_INVALID_ARGUMENT,
+	   "shim.json checkpoint must be absolute");
+	shim_opts_release(&o);
+	err_free(&err);
+}
+
 int main(void)
 {
 	test_requests();
 	test_new_methods();
 	test_stdio_methods();
 	test_opts();
+	test_checkpoint();
 	test_lines();
 	test_runtime_log();
 	return done_testing();
