@@ -411,6 +411,14 @@ if [ "$nfail" -gt 0 ]; then
 	head -n 20 "$fails"
 	bad=1
 fi
+# berthd stops cleanly (LeakSanitizer reports at exit, in sanitizer builds)
+kill -TERM "$bpid"
+brc=0
+wait "$bpid" || brc=$?
+if [ "$brc" -ne 0 ]; then
+	echo "berthd exited with $brc at SIGTERM: $(tail -n 5 "$tmp/berthd.log")"
+	bad=1
+fi
 if grep -q "ERROR: \(Address\|Leak\|Undefined\)Sanitizer\|runtime error:" "$tmp/berthd.log"; then
 	echo "sanitizer report in berthd's log:"
 	grep -A 20 "Sanitizer\|runtime error:" "$tmp/berthd.log" | head -n 40
