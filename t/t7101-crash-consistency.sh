@@ -417,7 +417,9 @@ check_task () {
 	else
 		want 200 &&
 		case "$(jq -r .status out)" in
-		created) api POST "$C/tk$1/task/start" && want 200 ;;
+		# a shim still starting when berthd died is "created" (and
+		# refuses a start, 412) until it answers
+		created) test_wait_for 30 start_task "tk$1" ;;
 		running) : ;;
 		*) echo "task tk$1 after the restart:" && cat out && false ;;
 		esac
@@ -426,6 +428,10 @@ check_task () {
 	jq -e ".status == \"running\"" out &&
 	test_pid_alive_ "$(jq -r .pid out)" &&
 	delete_task_container "tk$1"
+}
+
+start_task () {
+	api POST "$C/$1/task/start" && want 200 >/dev/null
 }
 
 # delete_task_container ID: kill, wait, delete the task, delete the container

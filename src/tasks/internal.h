@@ -44,6 +44,9 @@ struct task {
 	char *cgroup_path;          /* linux.cgroupsPath of its spec */
 	struct oom_watch *oom;      /* OOM kills in its memory cgroup */
 	struct waiter *waiters;
+	/* restored while its shim was still starting: connect again */
+	struct event *reconnect;
+	pid_t shim_pid;
 	/* task create in flight */
 	tasks_cb create_cb;
 	void *create_data;

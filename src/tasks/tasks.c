@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "containers/containers.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -56,6 +58,8 @@ void task_unlink_free(struct task *t)
 		}
 	shim_conn_free(t->conn);
 	oom_watch_free(t->oom);
+	if (t->reconnect)
+		event_free(t->reconnect);
 	free(t->cgroup_path);
 	json_decref(t->create_event);
 	free(t->runtime);
