@@ -549,6 +549,64 @@ test_expect_success 'registry with the test images; berthd; a container that kee
 	check_all default
 '
 
+# ---- the crash states of the bugs the trials found, made on purpose ---------------
+
+test_expect_success 'regression: a creation interrupted after its snapshot was prepared does not block the id' '
+	S=$(ns_path default)/snapshotters/overlayfs/snapshots &&
+	api GET "$(ns_path default)/images/$(enc "$IMG")" && want 200 &&
+	parent=$(check_image default "$(jq -r .target.digest out)" | sed -n "s/^overlayfs //p") &&
+	test -n "$parent" &&
+	# what a crash leaves: the snapshot, labelled by an earlier run, no container
+	api POST "$S" -d "{\"key\":\"half\",\"parent\":\"$parent\",\"labels\":{\"berth.containers.create\":\"1.1\"}}" &&
+	want 201 &&
+	api POST "$C" -d "{\"id\":\"half\",\"image\":\"$IMG\"}" && want 201 &&
+	api GET "$S/half" && want 200 &&
+	jq -e ".kind == \"active\" and (.labels | has(\"berth.containers.create\") | not)" out &&
+	api DELETE "$C/half?cleanup=snapshot" && want 204 &&
+	# a snapshot of someone else is not taken over
+	api POST "$S" -d "{\"key\":\"mine\",\"parent\":\"$parent\"}" && want 201 &&
+	api POST "$C" -d "{\"id\":\"mine\",\"image\":\"$IMG\"}" && want 409 &&
+	api GET "$S/mine" && want 200 &&
+	api DELETE "$S/mine" && want 204
+'
+
+test_expect_success 'regression: a task whose shim was starting the runtime when berthd died is restored' '
+	runc=$(command -v runc) &&
+	printf "#!/bin/sh\ncase \" \$* \" in *\" create \"*) : >%s/creating && sleep 2 ;; esac\nexec %s \"\$@\"\n" \
+		"$TRASH" "$runc" >slow-runc &&
+	chmod +x slow-runc &&
+	api POST "$C" -d "{\"id\":\"slow\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/slow-runc\"},\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	want 201 &&
+	{ (mkdir -p bg && cd bg && api POST "$C/slow/task" -d "{}") >bg.log 2>&1 & } &&
+	oppid=$! &&
+	test_wait_for 20 test -e creating &&
+	kill_berthd &&
+	{ wait "$oppid" || :; } &&
+	start_berthd &&
+	api GET "$C/slow/task" && want 200 &&
+	jq -e ".status == \"created\"" out &&
+	test_wait_for 30 start_task slow &&
+	api GET "$C/slow/task" && want 200 &&
+	jq -e ".status == \"running\" and .pid > 0" out &&
+	test_pid_alive_ "$(jq -r .pid out)" &&
+	delete_task_container slow
+'
+
+test_expect_success 'regression: a task whose shim never started leaves nothing behind' '
+	api POST "$C" -d "{\"id\":\"never\",\"image\":\"$IMG\"}" && want 201 &&
+	kill_berthd &&
+	# what berthd leaves when it dies between writing the bundle and
+	# spawning the shim
+	dir=$TRASH/state/tasks/default/never &&
+	mkdir -p "$dir/rootfs" &&
+	echo "{}" >"$dir/config.json" &&
+	echo "{\"id\":\"never\",\"namespace\":\"default\"}" >"$dir/shim.json" &&
+	start_berthd &&
+	api GET "$C/never/task" && want 404 &&
+	! test -e "$dir" &&
+	api DELETE "$C/never?cleanup=snapshot" && want 204
+'
+
 test_expect_success 'each operation once, uninterrupted: how long it takes' '
 	: >durations &&
 	for op in $OPS
