@@ -327,6 +327,9 @@ prep_pull_multi () { prep_pull "$MULTI"; }
 run_pull_big () { pull_in pl "$BIG"; }
 run_pull_multi () { pull_in pl "$MULTI"; }
 check_pull () {
+	api GET "$(ns_path pl)/images/$(enc "$1")" &&
+	api GET "$(ns_path pl)/content/ingests" >/dev/null &&
+	echo "after restart: image $(cat status), ingests $(jq ".ingests | length" out)" &&
 	pull_in pl "$1" &&
 	api GET "$(ns_path pl)/images/$(enc "$1")" && want 200 &&
 	d=$(jq -r .target.digest out) &&
@@ -359,13 +362,14 @@ check_upload () {
 			head -c "$off" "$f" >prefix &&
 			head -c "$off" "$TRASH/src.$1" >want-prefix &&
 			test_cmp want-prefix prefix &&
-			echo "resuming up$1 at $off" &&
+			echo "after restart: ingest at $off of $(wc -c <"$TRASH/src.$1") (resumed)" &&
 			upload in "up$1" "$TRASH/src.$1" "$off"
 		else
-			want 404 && upload in "up$1" "$TRASH/src.$1" 0
+			want 404 && echo "after restart: no ingest (started again)" &&
+			upload in "up$1" "$TRASH/src.$1" 0
 		fi
 	else
-		want 200
+		want 200 && echo "after restart: committed"
 	fi &&
 	api GET "$(ns_path in)/content/$d/data" && want 200 && cmp "$TRASH/src.$1" out &&
 	api GET "$I/up$1" && want 404 &&
@@ -381,6 +385,7 @@ run_put_blob () {
 }
 check_put_blob () {
 	d=$(digest_of "$TRASH/src.$1") &&
+	api GET "$(ns_path in)/content/$d" && echo "after restart: blob $(cat status)" &&
 	api PUT "$(ns_path in)/content/$d/data" --data-binary "@$TRASH/src.$1" && want_one 200 201 &&
 	api GET "$(ns_path in)/content/$d/data" && want 200 && cmp "$TRASH/src.$1" out &&
 	api DELETE "$(ns_path in)/content/$d" && want 204 &&
@@ -397,6 +402,7 @@ run_unpack () {
 	tail -n1 out | jq -e ".status == \"done\""
 }
 check_unpack () {
+	echo "after restart: $(find "$TRASH/root/snapshots/overlayfs" -mindepth 1 -maxdepth 1 | wc -l) overlayfs directories" &&
 	run_unpack || { cat out; return 1; }
 	api GET "$(ns_path up)/images/$(enc "$UNP")" && want 200 &&
 	d=$(jq -r .target.digest out) &&
@@ -415,6 +421,7 @@ run_unpack_native () {
 	want 200 && tail -n1 out | jq -e ".status == \"done\""
 }
 check_unpack_native () {
+	echo "after restart: $(find "$TRASH/root/snapshots/native" -mindepth 1 -maxdepth 1 | wc -l) native directories" &&
 	run_unpack_native || { cat out; return 1; }
 	api GET "$(ns_path un)/images/$(enc "$UNP")" && want 200 &&
 	d=$(jq -r .target.digest out) &&
@@ -431,6 +438,7 @@ run_create () {
 }
 check_create () {
 	api GET "$C/cc$1" &&
+	echo "after restart: container $(cat status)" &&
 	if test "$(cat status)" = 404; then
 		run_create "$1"
 	else
@@ -453,6 +461,7 @@ run_task () {
 }
 check_task () {
 	api GET "$C/tk$1/task" &&
+	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)" &&
 	if test "$(cat status)" = 404; then
 		run_task "$1"
 	else
@@ -509,6 +518,9 @@ run_delete () {
 	api DELETE "$C/dl$1?cleanup=snapshot" && want 204
 }
 check_delete () {
+	api GET "$C/dl$1" && c=$(cat status) &&
+	api GET "$C/dl$1/task" &&
+	echo "after restart: container $c, task $(cat status) $(jq -r ".status // empty" out)" &&
 	delete_task_container "dl$1"
 }
 
@@ -521,6 +533,8 @@ run_image_gc () {
 	delete_image pl "$BIG" && gc_now
 }
 check_image_gc () {
+	api GET "$(ns_path pl)/images/$(enc "$BIG")" &&
+	echo "after restart: image $(cat status), big blob $(test -e "$TRASH/root/content/blobs/sha256/${BIG_LAYER#sha256:}" && echo on disk || echo gone)" &&
 	delete_image pl "$BIG" && gc_now &&
 	! test -e "$TRASH/root/content/blobs/sha256/${BIG_LAYER#sha256:}"
 }
