@@ -7,6 +7,12 @@ its seed, operation and delay; the same seed replays the same trials.'
 
 crash_trials=${BERTH_TEST_CRASH_TRIALS:-30}
 crash_seed=${BERTH_TEST_CRASH_SEED:-}
+# The watchdog's limit grows with the trials (a sanitizer build on a busy
+# machine takes ~10 s a trial), unless it is set.
+crash_timeout_given=${BERTH_TEST_TIMEOUT:+t}
+crash_timeout () {
+	test -n "$crash_timeout_given" || BERTH_TEST_TIMEOUT=$((300 + crash_trials * 20))
+}
 test_script_option () {
 	case "$1" in
 	--trials=*) crash_trials=${1#--trials=} ;;
@@ -18,12 +24,10 @@ test_script_option () {
 	case "$crash_trials$crash_seed" in
 	*[!0-9]* | '') echo "error: --trials and --seed take a number" >&2 && exit 1 ;;
 	esac
-	# more trials need more time than the default watchdog gives
-	if test -z "$BERTH_TEST_TIMEOUT" && test "$crash_trials" -gt 30; then
-		BERTH_TEST_TIMEOUT=$((300 + crash_trials * 20))
-	fi
+	crash_timeout
 	return 0
 }
+crash_timeout
 
 . "$(dirname "$0")/lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/registry.sh"
