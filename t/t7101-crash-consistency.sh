@@ -331,9 +331,9 @@ prep_pull_multi () { prep_pull "$MULTI"; }
 run_pull_big () { pull_in pl "$BIG"; }
 run_pull_multi () { pull_in pl "$MULTI"; }
 check_pull () {
-	api GET "$(ns_path pl)/images/$(enc "$1")" &&
+	api GET "$(ns_path pl)/images/$(enc "$1")" && img=$(cat status) &&
 	api GET "$(ns_path pl)/content/ingests" >/dev/null &&
-	echo "after restart: image $(cat status), ingests $(jq ".ingests | length" out)" &&
+	echo "after restart: image $img, ingests $(jq ".ingests | length" out)" &&
 	pull_in pl "$1" &&
 	api GET "$(ns_path pl)/images/$(enc "$1")" && want 200 &&
 	d=$(jq -r .target.digest out) &&
