@@ -41,6 +41,22 @@ test -n "$crash_seed" || crash_seed=$(($(date +%s) % 1000000))
 say "crash trials: $crash_trials, seed $crash_seed (replay: --seed $crash_seed or BERTH_TEST_CRASH_SEED=$crash_seed)"
 
 SNS='overlayfs native'
+
+# A failed run must not leave containers running (their cgroups are named
+# after namespace and id, shared by every run: hence the crash- prefix).
+cleanup_containers () {
+	for d in "$TRASH"/state/runc/*/*
+	do
+		test -d "$d" || continue
+		runc --root "${d%/*}" delete --force "${d##*/}" 2>/dev/null
+	done
+	for m in $(awk -v t="$TRASH/" "index(\$5, t) == 1 { print \$5 }" /proc/self/mountinfo)
+	do
+		umount -l "$m" 2>/dev/null
+	done
+	:
+}
+test_atexit cleanup_containers
 # The uploads are referenced by nothing: collections run when a check asks
 # (gc_delay), never between an upload and its check.
 # The operations, one per trial in turn; each has a prep (not killed), a
@@ -282,7 +298,7 @@ check_all () {
 		test_pid_alive_ "$p" || { echo "task pid $p is listed running, is gone"; return 1; }
 	done &&
 	jq -e --argjson p "$(cat keeper.pid)" \
-		"[.tasks[] | select(.id == \"keeper\" and .status == \"running\" and .pid == \$p)] | length == 1" out
+		"[.tasks[] | select(.id == \"crash-keeper\" and .status == \"running\" and .pid == \$p)] | length == 1" out
 }
 
 # After a GC, every snapshot directory belongs to a snapshot (the removals
@@ -438,33 +454,33 @@ C=$(ns_path default)/containers
 # Container creation (it prepares the container's snapshot).
 prep_create () { :; }
 run_create () {
-	api POST "$C" -d "{\"id\":\"cc$1\",\"image\":\"$IMG\"}" && want 201
+	api POST "$C" -d "{\"id\":\"crash-cc$1\",\"image\":\"$IMG\"}" && want 201
 }
 check_create () {
-	api GET "$C/cc$1" &&
+	api GET "$C/crash-cc$1" &&
 	echo "after restart: container $(cat status)" &&
 	if test "$(cat status)" = 404; then
 		run_create "$1"
 	else
 		want 200
 	fi &&
-	api GET "$(ns_path default)/snapshotters/overlayfs/snapshots/cc$1" && want 200 &&
+	api GET "$(ns_path default)/snapshotters/overlayfs/snapshots/crash-cc$1" && want 200 &&
 	jq -e ".kind == \"active\"" out &&
-	api DELETE "$C/cc$1?cleanup=snapshot" && want 204 &&
-	api GET "$(ns_path default)/snapshotters/overlayfs/snapshots/cc$1" && want 404
+	api DELETE "$C/crash-cc$1?cleanup=snapshot" && want 204 &&
+	api GET "$(ns_path default)/snapshotters/overlayfs/snapshots/crash-cc$1" && want 404
 }
 
 # Task create and start.
 prep_task () {
-	api POST "$C" -d "{\"id\":\"tk$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	api POST "$C" -d "{\"id\":\"crash-tk$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
 	want 201
 }
 run_task () {
-	api POST "$C/tk$1/task" -d "{}" && want 201 &&
-	api POST "$C/tk$1/task/start" && want 200
+	api POST "$C/crash-tk$1/task" -d "{}" && want 201 &&
+	api POST "$C/crash-tk$1/task/start" && want 200
 }
 check_task () {
-	api GET "$C/tk$1/task" &&
+	api GET "$C/crash-tk$1/task" &&
 	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)" &&
 	if test "$(cat status)" = 404; then
 		run_task "$1"
@@ -473,15 +489,15 @@ check_task () {
 		case "$(jq -r .status out)" in
 		# a shim still starting when berthd died is "created" (and
 		# refuses a start, 412) until it answers
-		created) test_wait_for 30 start_task "tk$1" ;;
+		created) test_wait_for 30 start_task "crash-tk$1" ;;
 		running) : ;;
-		*) echo "task tk$1 after the restart:" && cat out && false ;;
+		*) echo "task crash-tk$1 after the restart:" && cat out && false ;;
 		esac
 	fi &&
-	api GET "$C/tk$1/task" && want 200 &&
+	api GET "$C/crash-tk$1/task" && want 200 &&
 	jq -e ".status == \"running\"" out &&
 	test_pid_alive_ "$(jq -r .pid out)" &&
-	delete_task_container "tk$1"
+	delete_task_container "crash-tk$1"
 }
 
 start_task () {
@@ -510,22 +526,22 @@ delete_task_container () {
 # Deletion of a running container: kill, wait, delete the task and the
 # container with its snapshot.
 prep_delete () {
-	api POST "$C" -d "{\"id\":\"dl$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	api POST "$C" -d "{\"id\":\"crash-dl$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
 	want 201 &&
-	api POST "$C/dl$1/task" -d "{}" && want 201 &&
-	api POST "$C/dl$1/task/start" && want 200
+	api POST "$C/crash-dl$1/task" -d "{}" && want 201 &&
+	api POST "$C/crash-dl$1/task/start" && want 200
 }
 run_delete () {
-	api POST "$C/dl$1/task/kill" -d "{\"signal\":\"SIGKILL\"}" && want 204 &&
-	api POST "$C/dl$1/task/wait" && want 200 &&
-	api DELETE "$C/dl$1/task" && want 200 &&
-	api DELETE "$C/dl$1?cleanup=snapshot" && want 204
+	api POST "$C/crash-dl$1/task/kill" -d "{\"signal\":\"SIGKILL\"}" && want 204 &&
+	api POST "$C/crash-dl$1/task/wait" && want 200 &&
+	api DELETE "$C/crash-dl$1/task" && want 200 &&
+	api DELETE "$C/crash-dl$1?cleanup=snapshot" && want 204
 }
 check_delete () {
-	api GET "$C/dl$1" && c=$(cat status) &&
-	api GET "$C/dl$1/task" &&
+	api GET "$C/crash-dl$1" && c=$(cat status) &&
+	api GET "$C/crash-dl$1/task" &&
 	echo "after restart: container $c, task $(cat status) $(jq -r ".status // empty" out)" &&
-	delete_task_container "dl$1"
+	delete_task_container "crash-dl$1"
 }
 
 # Image deletion, then a collection: the big layer's blob goes.
@@ -559,11 +575,11 @@ test_expect_success 'registry with the test images; berthd; a container that kee
 	echo "{\"gc_delay\": 3600}" >config.json &&
 	start_berthd &&
 	pull_in default "$IMG" &&
-	api POST "$C" -d "{\"id\":\"keeper\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	api POST "$C" -d "{\"id\":\"crash-keeper\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
 	want 201 &&
-	api POST "$C/keeper/task" -d "{}" && want 201 &&
-	api POST "$C/keeper/task/start" && want 200 &&
-	api GET "$C/keeper/task" && jq -r .pid out >keeper.pid &&
+	api POST "$C/crash-keeper/task" -d "{}" && want 201 &&
+	api POST "$C/crash-keeper/task/start" && want 200 &&
+	api GET "$C/crash-keeper/task" && jq -r .pid out >keeper.pid &&
 	check_all default
 '
 
@@ -593,21 +609,21 @@ test_expect_success 'regression: a task whose shim was starting the runtime when
 	printf "#!/bin/sh\ncase \" \$* \" in *\" create \"*) : >%s/creating && sleep 2 ;; esac\nexec %s \"\$@\"\n" \
 		"$TRASH" "$runc" >slow-runc &&
 	chmod +x slow-runc &&
-	api POST "$C" -d "{\"id\":\"slow\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/slow-runc\"},\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	api POST "$C" -d "{\"id\":\"crash-slow\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/slow-runc\"},\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
 	want 201 &&
-	{ (mkdir -p bg && cd bg && api POST "$C/slow/task" -d "{}") >bg.log 2>&1 & } &&
+	{ (mkdir -p bg && cd bg && api POST "$C/crash-slow/task" -d "{}") >bg.log 2>&1 & } &&
 	oppid=$! &&
 	test_wait_for 20 test -e creating &&
 	kill_berthd &&
 	{ wait "$oppid" || :; } &&
 	start_berthd &&
-	api GET "$C/slow/task" && want 200 &&
+	api GET "$C/crash-slow/task" && want 200 &&
 	jq -e ".status == \"created\"" out &&
-	test_wait_for 30 start_task slow &&
-	api GET "$C/slow/task" && want 200 &&
+	test_wait_for 30 start_task crash-slow &&
+	api GET "$C/crash-slow/task" && want 200 &&
 	jq -e ".status == \"running\" and .pid > 0" out &&
 	test_pid_alive_ "$(jq -r .pid out)" &&
-	delete_task_container slow
+	delete_task_container crash-slow
 '
 
 test_expect_success 'regression: a task whose shim never started leaves nothing behind' '
@@ -674,7 +690,7 @@ do
 done
 
 test_expect_success 'after the trials: nothing left behind but the keeper' '
-	delete_task_container keeper &&
+	delete_task_container crash-keeper &&
 	for ns in pl up un default
 	do
 		api GET "$(ns_path "$ns")/images" && jq -r ".images[].name" out >names &&
