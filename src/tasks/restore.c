@@ -111,7 +111,8 @@ static void restore_connected(struct tasks *ts, struct task *t)
 		json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
 	t->cgroup_path = cg ? xstrdup(cg) : NULL;
 	t->oom = oom_watch_start(ts->d, t->ns, t->id, t->cgroup_path);
-	shim_call(t->conn, "state", NULL, restore_state_cb, t);
+	if (t->conn)
+		shim_call(t->conn, "state", NULL, restore_state_cb, t);
 }
 
 /* A task whose shim never got going (berthd died before it was spawned or
