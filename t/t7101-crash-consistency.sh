@@ -500,6 +500,11 @@ check_task () {
 	delete_task_container "crash-tk$1"
 }
 
+# task_is ID STATUS
+task_is () {
+	api GET "$C/$1/task" && want 200 >/dev/null && jq -e ".status == \"$2\"" out >/dev/null
+}
+
 start_task () {
 	api POST "$C/$1/task/start" && want 200 >/dev/null
 }
@@ -606,7 +611,7 @@ test_expect_success 'regression: a creation interrupted after its snapshot was p
 
 test_expect_success 'regression: a task whose shim was starting the runtime when berthd died is restored' '
 	runc=$(command -v runc) &&
-	printf "#!/bin/sh\ncase \" \$* \" in *\" create \"*) : >%s/creating && sleep 2 ;; esac\nexec %s \"\$@\"\n" \
+	printf "#!/bin/sh\ncase \" \$* \" in *\" create \"*) : >%s/creating && sleep 5 ;; esac\nexec %s \"\$@\"\n" \
 		"$TRASH" "$runc" >slow-runc &&
 	chmod +x slow-runc &&
 	api POST "$C" -d "{\"id\":\"crash-slow\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"$TRASH/slow-runc\"},\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
@@ -617,8 +622,7 @@ test_expect_success 'regression: a task whose shim was starting the runtime when
 	kill_berthd &&
 	{ wait "$oppid" || :; } &&
 	start_berthd &&
-	api GET "$C/crash-slow/task" && want 200 &&
-	jq -e ".status == \"created\"" out &&
+	test_wait_for 30 task_is crash-slow created &&
 	test_wait_for 30 start_task crash-slow &&
 	api GET "$C/crash-slow/task" && want 200 &&
 	jq -e ".status == \"running\" and .pid > 0" out &&
