@@ -20,6 +20,16 @@
 
 /* Record fields that are not served. */
 #define INTERNAL_IMAGE_TARGET "image_target"
+/* On the snapshot a creation prepares, until the container's record is
+ * committed (in the same transaction): which run of berthd prepared it
+ * ("<pid>.<start ns>"). A snapshot still carrying it from an earlier run was
+ * left by a creation that a crash interrupted. */
+#define CREATE_LABEL "berth.containers.create"
+
+static char *run_token(const struct daemon *d)
+{
+	return xasprintf("%d.%lld", (int)d->pid, (long long)d->started_at_ns);
+}
 
 static json_t *to_api(const char *id, const json_t *rec)
 {
@@ -279,6 +289,14 @@ static json_t *finish(struct container_create *c, const json_t *mounts, err_t *e
 		}
 		return NULL;
 	}
+	if (c->prepared) {
+		/* the snapshot is the container's now: no longer a creation's */
+		cleanup_json json_t *patch = json_pack("{s:n}", CREATE_LABEL);
+		cleanup_json json_t *st = snapshots_update_labels_txn(
+		    d, txn, c->ns, c->snapshotter, c->snapshot_key, patch, err);
+		if (!st)
+			return NULL;
+	}
 	if (store_txn_commit(&txn, err) < 0)
 		return NULL;
 	if (ns_created)
@@ -388,6 +406,31 @@ static int check_body(json_t *body, err_t *err)
 	return 0;
 }
 
+/* The snapshot `key` a creation is about to prepare exists: when an earlier
+ * run's creation prepared it and crashed before the container was recorded,
+ * nothing else holds it: remove it (else the taken key is the prepare's
+ * E_ALREADY_EXISTS). */
+static int drop_interrupted(struct daemon *d, const char *ns, const char *sn, const char *key,
+			    err_t *err)
+{
+	err_t e = NULL;
+	cleanup_json json_t *st = snapshots_stat(d, ns, sn, key, &e);
+	if (!st) {
+		err_free(&e); /* none (or unreadable: the prepare will say) */
+		return 0;
+	}
+	const char *by = json_get_string(json_object_get(st, "labels"), CREATE_LABEL);
+	cleanup_free char *token = run_token(d);
+	if (!by || strcmp(by, token) == 0 || !json_is_string(json_object_get(st, "kind")) ||
+	    strcmp(json_get_string(st, "kind"), "active") != 0)
+		return 0;
+	log_info("removing the snapshot of a container creation a crash interrupted",
+		 "namespace=%s snapshotter=%s key=%s", ns, sn, key);
+	if (snapshots_remove(d, ns, sn, key, err) < 0)
+		return error_wrap(err, "remove snapshot `%s` of an interrupted creation", key);
+	return 0;
+}
+
 struct container_create *containers_create(struct daemon *d, const char *ns, json_t *body,
 					   containers_create_cb cb, void *data, err_t *err)
 {
@@ -476,9 +519,15 @@ struct container_create *containers_create(struct daemon *d, const char *ns, jso
 		goto fail;
 	}
 	c->snapshot_key = xstrdup(id);
-	if (snapshots_prepare_async(d, ns, c->snapshotter, c->snapshot_key, parent, false, NULL,
-				    NULL, prepared_cb, c, err) < 0)
+	if (drop_interrupted(d, ns, c->snapshotter, id, err) < 0)
 		goto fail;
+	{
+		cleanup_free char *token = run_token(d);
+		cleanup_json json_t *labels = json_pack("{s:s}", CREATE_LABEL, token);
+		if (snapshots_prepare_async(d, ns, c->snapshotter, c->snapshot_key, parent, false,
+					    labels, NULL, prepared_cb, c, err) < 0)
+			goto fail;
+	}
 	c->pending = true;
 	image_resolved_release(&res);
 	return c;

@@ -724,15 +724,28 @@ json_t *snapshots_list(struct daemon *d, const char *ns, const char *sn_name,
 json_t *snapshots_update_labels(struct daemon *d, const char *ns, const char *sn_name,
 				const char *key, json_t *patch, err_t *err)
 {
+	cleanup_txn MDB_txn *txn = NULL;
+	if (store_txn_begin(d->store, true, &txn, err) < 0)
+		return NULL;
+	json_t *st = snapshots_update_labels_txn(d, txn, ns, sn_name, key, patch, err);
+	if (st && store_txn_commit(&txn, err) < 0) {
+		json_decref(st);
+		return NULL;
+	}
+	return st;
+}
+
+json_t *snapshots_update_labels_txn(struct daemon *d, MDB_txn *txn, const char *ns,
+				    const char *sn_name, const char *key, json_t *patch,
+				    err_t *err)
+{
 	struct snapshotter *sn;
 	if (name_validate_namespace(ns, err) < 0 || !(sn = find_sn(d, sn_name, err)) ||
 	    check_key("snapshot key", key, err) < 0 ||
 	    (patch && json_check_labels(patch, "labels", true, err) < 0))
 		return NULL;
-	cleanup_txn MDB_txn *txn = NULL;
 	cleanup_json json_t *rec = NULL;
-	if (store_txn_begin(d->store, true, &txn, err) < 0 ||
-	    get_rec(d, txn, ns, sn->name, key, &rec, err) < 0)
+	if (get_rec(d, txn, ns, sn->name, key, &rec, err) < 0)
 		return NULL;
 	json_t *have = json_object_get(rec, "labels");
 	if (!json_is_object(have)) {
@@ -745,8 +758,7 @@ json_t *snapshots_update_labels(struct daemon *d, const char *ns, const char *sn
 	now_ts(ts);
 	json_object_set_new(rec, "updated_at", json_string(ts));
 	cleanup_free char *k = rec_key(sn->name, key);
-	if (store_put(d->store, txn, BUCKET_SNAPSHOTS, ns, k, rec, 0, err) < 0 ||
-	    store_txn_commit(&txn, err) < 0)
+	if (store_put(d->store, txn, BUCKET_SNAPSHOTS, ns, k, rec, 0, err) < 0)
 		return NULL;
 	return to_api(key, rec);
 }

@@ -107,6 +107,9 @@ json_t *snapshots_list(struct daemon *d, const char *ns, const char *sn, const s
 /* Merge a labels patch (null deletes a key); returns the stat object. */
 json_t *snapshots_update_labels(struct daemon *d, const char *ns, const char *sn, const char *key,
 				json_t *patch, err_t *err);
+/* The same, within the caller's write transaction. */
+json_t *snapshots_update_labels_txn(struct daemon *d, MDB_txn *txn, const char *ns,
+				    const char *sn, const char *key, json_t *patch, err_t *err);
 
 /* {"size","inodes"}: cached for committed snapshots (computed after their
  * commit); otherwise the tree is walked in a worker. Returns 1 with *now set

@@ -76,6 +76,9 @@ struct task {
 	char *restore_from;         /* create: the CRIU tar blob it is restored from */
 	struct diff_job *unpack;    /* create: unpacking that blob */
 	ckpt_unpacked_cb unpack_cb;
+	/* restored while its shim was still starting: connect again */
+	struct event *reconnect;
+	pid_t shim_pid;
 	/* task create in flight */
 	tasks_cb create_cb;
 	void *create_data;

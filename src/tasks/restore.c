@@ -6,7 +6,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
+
+#include <event2/event.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -57,6 +60,106 @@ static void restore_state_cb(void *data, json_t *result, err_t *err)
 		t->status = TS_PAUSED;
 }
 
+/* The berth-shim process serving dir ("berth-shim <dir>"): the one shim.pid
+ * names, else one found in /proc (a shim that has not written shim.pid
+ * yet); 0 when there is none. */
+static bool is_shim_of(pid_t pid, const char *dir)
+{
+	cleanup_free char *path = xasprintf("/proc/%d/cmdline", (int)pid);
+	size_t len;
+	cleanup_free char *cmd = read_file(path, &len);
+	static const char name[] = "berth-shim";
+	size_t dl = strlen(dir);
+	return cmd && len == sizeof(name) + dl + 1 && memcmp(cmd, name, sizeof(name)) == 0 &&
+	       memcmp(cmd + sizeof(name), dir, dl + 1) == 0;
+}
+
+static pid_t find_shim_process(const char *dir)
+{
+	cleanup_free char *pidf = xasprintf("%s/shim.pid", dir);
+	cleanup_free char *ps = read_file(pidf, NULL);
+	pid_t pid = ps ? (pid_t)strtol(ps, NULL, 10) : 0;
+	if (pid > 0 && is_shim_of(pid, dir))
+		return pid;
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return 0;
+	struct dirent *de;
+	pid = 0;
+	while (!pid && (de = readdir(proc))) {
+		uint64_t n;
+		if (parse_u64(de->d_name, &n) && n > 0 && n <= INT_MAX && is_shim_of((pid_t)n, dir))
+			pid = (pid_t)n;
+	}
+	closedir(proc);
+	return pid;
+}
+
+/* The shim answers: the task is as its state says (created, unless it
+ * started, paused or exited meanwhile). */
+static void restore_connected(struct tasks *ts, struct task *t)
+{
+	cleanup_free char *pidf = xasprintf("%s/init.pid", t->dir);
+	cleanup_free char *ps = read_file(pidf, NULL);
+	if (ps && !t->pid)
+		t->pid = (pid_t)strtol(ps, NULL, 10);
+	cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
+	size_t slen;
+	cleanup_free char *stext = read_file(specf, &slen);
+	json_error_t jerr;
+	cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
+	const char *cg =
+		json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+	t->cgroup_path = cg ? xstrdup(cg) : NULL;
+	t->oom = oom_watch_start(ts->d, t->ns, t->id, t->cgroup_path);
+	if (t->conn)
+		shim_call(t->conn, "state", NULL, restore_state_cb, t);
+}
+
+/* A task whose shim never got going (berthd died before it was spawned or
+ * while it started, and it is gone without a trace): nothing runs, so
+ * nothing is left of it, as when no shim.json was written. */
+static void restore_drop(struct task *t)
+{
+	log_info("removing a task whose shim never started", "namespace=%s id=%s", t->ns, t->id);
+	err_t err = NULL;
+	if (task_dir_remove(t->dir, &err) < 0) {
+		log_warn("cannot remove a stale task directory", "dir=%s error=%s", t->dir,
+			 err->msg);
+		err_free(&err);
+	}
+	task_unlink_free(t);
+}
+
+#define RECONNECT_MS 50
+
+/* A restored task whose shim was still starting: connect once it listens;
+ * if it exits first, its start failed (it undid what it did). */
+static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct task *t = arg;
+	err_t err = NULL;
+	if (t->status != TS_CREATING)
+		return;
+	if (task_connect(t, &err) == 0) {
+		log_info("restored task's shim answers", "namespace=%s id=%s", t->ns, t->id);
+		t->status = TS_CREATED;
+		return restore_connected(t->ts, t);
+	}
+	err_free(&err);
+	if (kill(t->shim_pid, 0) == 0 && is_shim_of(t->shim_pid, t->dir)) {
+		struct timeval tv = { 0, RECONNECT_MS * 1000 };
+		evtimer_add(t->reconnect, &tv);
+		return;
+	}
+	cleanup_free char *pidf = xasprintf("%s/shim.pid", t->dir);
+	if (access(pidf, F_OK) < 0 && !task_read_exit_file(t))
+		return restore_drop(t);
+	log_warn("a restored task's shim died while it started", "namespace=%s id=%s", t->ns,
+		 t->id);
+	t->status = TS_UNKNOWN;
+}
+
 /* Live restore of one task directory. */
 static void restore_one(struct tasks *ts, const char *ns, const char *id)
 {
@@ -87,6 +190,25 @@ static void restore_one(struct tasks *ts, const char *ns, const char *id)
 	} else {
 		err_t err = NULL;
 		if (task_connect(t, &err) < 0) {
+			pid_t shim = find_shim_process(t->dir);
+			cleanup_free char *shimf = xasprintf("%s/shim.pid", t->dir);
+			if (shim > 0) {
+				/* berthd died while the shim was starting the
+				 * runtime: it listens once the container exists */
+				log_info("a task's shim is still starting", "namespace=%s id=%s",
+					 ns, id);
+				err_free(&err);
+				t->status = TS_CREATING;
+				t->shim_pid = shim;
+				t->reconnect = evtimer_new(ts->d->base, reconnect_cb, t);
+				struct timeval tv = { 0, RECONNECT_MS * 1000 };
+				evtimer_add(t->reconnect, &tv);
+				return;
+			}
+			if (!ps && access(shimf, F_OK) < 0) {
+				err_free(&err);
+				return restore_drop(t);
+			}
 			log_warn("a task's shim is gone", "namespace=%s id=%s error=%s", ns, id,
 				 err->msg);
 			err_free(&err);
@@ -94,14 +216,10 @@ static void restore_one(struct tasks *ts, const char *ns, const char *id)
 		}
 	}
 	if (t->status != TS_STOPPED && t->status != TS_UNKNOWN) {
-		cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
-		size_t slen;
-		cleanup_free char *stext = read_file(specf, &slen);
-		cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
-		const char *cg = json_string_value(
-			json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
-		t->cgroup_path = cg ? xstrdup(cg) : NULL;
-		t->oom = oom_watch_start(ts->d, ns, id, t->cgroup_path);
+		restore_connected(ts, t);
+		log_info("task restored", "namespace=%s id=%s pid=%d status=%s", ns, id,
+			 (int)t->pid, task_status_names[t->status]);
+		return;
 	}
 	if (t->conn)
 		shim_call(t->conn, "state", NULL, restore_state_cb, t);

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "containers/containers.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -62,6 +64,8 @@ void task_unlink_free(struct task *t)
 	json_decref(t->create_io);
 	texec_free_all(t);
 	oom_watch_free(t->oom);
+	if (t->reconnect)
+		event_free(t->reconnect);
 	free(t->cgroup_path);
 	json_decref(t->create_event);
 	json_decref(t->stdio);

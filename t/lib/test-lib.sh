@@ -18,7 +18,8 @@
 #	test_done
 #
 # Options (after the script name): -v/--verbose, -i/--immediate, -x,
-# -d/--debug, --root=DIR, --no-chain-lint, -h/--help.
+# -d/--debug, --root=DIR, --no-chain-lint, -h/--help; a script may add its
+# own by defining test_script_option before it sources this file.
 #
 # File descriptors: 5 is the TAP stream (the script's stdout), 7 the
 # script's stderr. Test bodies run with stdin from /dev/null and their
@@ -71,8 +72,17 @@ while test "$#" -ne 0; do
 		exit 0
 		;;
 	*)
-		echo "error: unknown test option '$1'" >&2
-		exit 1
+		# a script's own options: it defines test_script_option before
+		# sourcing this file; it returns 0 and sets test_script_shift to
+		# the number of words it took (1 or 2) when it knows "$1"
+		test_script_shift=1
+		if command -v test_script_option >/dev/null 2>&1 &&
+			test_script_option "$@"; then
+			test "$test_script_shift" = 2 && test "$#" -ge 2 && shift
+		else
+			echo "error: unknown test option '$1'" >&2
+			exit 1
+		fi
 		;;
 	esac
 	shift
