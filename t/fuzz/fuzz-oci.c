@@ -4,12 +4,15 @@
  * rest is the document: an image manifest, an index, an image config's
  * diff_ids, a platform string, a lone descriptor. What parses is used as
  * pull uses it: descriptors re-encoded and parsed again, platforms picked
- * and formatted, chain IDs computed.
+ * and formatted, chain IDs computed. With the first byte's top bit set the
+ * document is an image config turned into a runtime spec (spec/generate.c),
+ * which our own validator must accept, or a client's spec to validate.
  */
 #include "config.h"
 
 #include "fuzz.h"
 #include "images/oci.h"
+#include "spec/spec.h"
 
 static const char *const media_types[] = {
 	MT_OCI_MANIFEST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_DOCKER_LIST, NULL,
@@ -132,6 +135,33 @@ static void descriptor(const char *data, size_t len)
 	descriptor_release(&d);
 }
 
+/* A container from an image with this config, as POST /containers builds
+ * it: what comes out passes spec_validate(). */
+static void image_spec(const char *data, size_t len)
+{
+	cleanup_json json_t *cfg = json_loadb(data, len, 0, NULL);
+	if (!cfg)
+		return;
+	struct spec_opts o = { .id = "c1", .ns = "default", .image_config = cfg };
+	json_t *spec = NULL;
+	err_t err = NULL;
+	if (spec_generate(&o, &spec, &err) < 0) {
+		check_refusal(&err);
+		return;
+	}
+	FUZZ_ASSERT(spec_validate(spec, &err) == 0, "a generated spec is refused: %s",
+		    err ? err->msg : "");
+	json_decref(spec);
+}
+
+static void client_spec(const char *data, size_t len)
+{
+	cleanup_json json_t *spec = json_loadb(data, len, 0, NULL);
+	err_t err = NULL;
+	if (spec && spec_validate(spec, &err) < 0)
+		check_refusal(&err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -140,6 +170,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *doc = (const char *)data + 1;
 	size_t len = size - 1;
 	const char *mt = media_types[(sel >> 3) % (sizeof(media_types) / sizeof(media_types[0]))];
+	if (sel & 0x80) {
+		if (sel & 1)
+			client_spec(doc, len);
+		else
+			image_spec(doc, len);
+		return 0;
+	}
 	switch (sel % 5) {
 	case 0:
 		manifest(doc, len, mt);

@@ -229,7 +229,7 @@ static const struct {
 	{ "not_implemented", 501 },  { "unavailable", 503 },
 };
 
-int harness_check_answer(const struct buf *resp)
+int harness_check_answer(const struct buf *resp, bool head_request)
 {
 	FUZZ_ASSERT(resp->len > 12 && !strncmp(resp->data, "HTTP/1.1 ", 9),
 		    "no HTTP answer (%zu bytes)", resp->len);
@@ -246,8 +246,16 @@ int harness_check_answer(const struct buf *resp)
 		return status;
 	const char *body = end + 4;
 	size_t blen = resp->len - (size_t)(body - resp->data);
-	if (blen == 0)
-		return status; /* HEAD */
+	if (head_request)
+		return status; /* a HEAD answer has the headers of a GET, no body */
+	/* only this answer: MHD may answer what it read as a next request */
+	const char *cl = strstr(head, "\r\ncontent-length:");
+	if (cl) {
+		size_t n = strtoul(cl + 17, NULL, 10);
+		FUZZ_ASSERT(n <= blen, "status %d: Content-Length %zu, %zu bytes came", status, n,
+			    blen);
+		blen = n;
+	}
 	json_error_t je;
 	cleanup_json json_t *j = json_loadb(body, blen, 0, &je);
 	FUZZ_ASSERT(j, "status %d: the body is not JSON: %s", status, je.text);
@@ -260,6 +268,9 @@ int harness_check_answer(const struct buf *resp)
 	while (i < ARRAY_SIZE(codes) && strcmp(code, codes[i].code))
 		i++;
 	FUZZ_ASSERT(i < ARRAY_SIZE(codes), "status %d: unknown error code `%s`", status, code);
-	FUZZ_ASSERT(codes[i].status == status, "code `%s` with status %d", code, status);
+	/* openapi.yaml: a Range or Content-Range that cannot be served is a 416
+	 * with an invalid_argument body */
+	FUZZ_ASSERT(codes[i].status == status || (status == 416 && i == 1),
+		    "code `%s` with status %d", code, status);
 	return status;
 }

@@ -38,8 +38,9 @@ void harness_format(struct buf *out, const char *method, size_t method_len, cons
 		    size_t nheaders, const char *body, size_t body_len);
 
 /* Check an answer against the API's error model (API.md): a status line; a
- * non-2xx JSON answer is {"error":{"code","message"}}. Aborts otherwise.
+ * non-2xx JSON answer is {"error":{"code","message"}} with the code of its
+ * status (head_request: the answer to a HEAD, without a body). Aborts otherwise.
  * Returns the status. */
-int harness_check_answer(const struct buf *resp);
+int harness_check_answer(const struct buf *resp, bool head_request);
 
 #endif

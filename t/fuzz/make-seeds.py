@@ -75,6 +75,16 @@ put("oci", "platform-arm", b"\x03arm/v6")
 put("oci", "descriptor", b"\x04" + json.dumps(desc("application/octet-stream", urls=["http://x"])).encode())
 put("oci", "schema1", b"\x00" + json.dumps({"schemaVersion": 1, "name": "x"}).encode())
 
+put("oci", "image-spec", b"\x80" + json.dumps({"architecture": "amd64", "os": "linux", "config": {
+    "Entrypoint": ["/bin/sh", "-c"], "Cmd": ["echo hi"], "Env": ["PATH=/usr/bin", "A=b=c"],
+    "WorkingDir": "/home/user", "User": "1000:1000"}}).encode())
+put("oci", "client-spec", b"\x81" + json.dumps({"ociVersion": "1.0.2", "process": {
+    "args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}, "env": ["A=1"]},
+    "root": {"path": "rootfs", "readonly": True},
+    "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+    "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}],
+              "resources": {"memory": {"limit": 10485760}, "pids": {"limit": 10}}}}).encode())
+
 # --- shim-proto: first byte = what the rest is ------------------------------------
 put("shim-proto", "request-kill", b'\x00{"id":3,"method":"kill","params":{"signal":9,"all":true}}')
 put("shim-proto", "request-update", b'\x00{"id":4,"method":"update","params":{"resources":{"pids":{"limit":10}}}}')
