@@ -100,6 +100,16 @@ static void bind_artifacts(void)
 		die("bind the artifact directory");
 }
 
+/* At exit: the tmpfs goes with our namespace; its mount point is ours to
+ * remove. */
+static void teardown(void)
+{
+	if (sb.chroot)
+		umount2(sb.dir, MNT_DETACH);
+	empty_dir(sb.dir);
+	rmdir(sb.dir);
+}
+
 static void setup(void)
 {
 	snprintf(sb.dir, sizeof(sb.dir), "/tmp/berth-fuzz-extract.XXXXXX");
@@ -130,6 +140,7 @@ static void setup(void)
 	sb.dir_fd = open(sb.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sb.dir_fd < 0)
 		die(sb.dir);
+	atexit(teardown);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

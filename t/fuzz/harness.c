@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <ftw.h>
 #include <signal.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -24,6 +25,20 @@ static void fail(const char *what, err_t *err)
 {
 	fprintf(stderr, "fuzz harness: %s: %s\n", what, err && *err ? (*err)->msg : strerror(errno));
 	abort();
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(flag == FTW_DP ? rmdir : unlink)(path);
+	return 0;
+}
+
+/* At exit: berthd's own shutdown, then its files go. */
+static void stop(void)
+{
+	daemon_close(&d);
+	config_release(&d.cfg);
+	nftw(tmp, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 static void start(void)
@@ -68,6 +83,7 @@ static void start(void)
 		fail("daemon_open", &err);
 	FUZZ_ASSERT(!tasks_shim_path(&d), "berth-shim found in `%s`: tasks could start", bin);
 	started = true;
+	atexit(stop);
 }
 
 struct daemon *harness_daemon(void)
