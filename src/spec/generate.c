@@ -131,6 +131,12 @@ static int build_args(const struct spec_opts *o, const json_t *config, json_t *p
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "no command: the image has no Entrypoint or Cmd and no `args` "
 				  "were given");
+	/* runc cannot run "": say so at create (found by t/fuzz) */
+	if (!*json_string_value(json_array_get(args, 0)))
+		return make_error(err, E_INVALID_ARGUMENT, 0, "%s",
+				  o->args && json_array_size(o->args)
+					  ? "`args[0]` is empty"
+					  : "image config: the command (Entrypoint, then Cmd) is empty");
 	return 0;
 }
 
