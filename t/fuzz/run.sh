@@ -10,7 +10,7 @@
 # runs: what it found is the start of the next run) plus the committed seeds
 # CORPUS/NAME (read only). Its log is OUT/NAME/log, what it crashed on goes
 # to OUT/NAME/artifacts/. One line per target goes to OUT/summary.tsv:
-# target, seconds, executions, corpus size (inputs), coverage, result.
+# target, seconds it ran, executions, corpus size (inputs), coverage, result.
 set -eu
 
 seconds=30 jobs=2 corpus= out= bin= one=
@@ -36,10 +36,12 @@ if [ -n "$one" ]; then
 	name=$one dir=$out/$one
 	mkdir -p "$dir/corpus" "$dir/artifacts"
 	rc=0
+	start=$(date +%s)
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 	"$bin/fuzz-$name" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$dir/artifacts/" \
 		"$dir/corpus" "$corpus/$name" >"$dir/log" 2>&1 || rc=$?
+	took=$(($(date +%s) - start))
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/log" | tail -n 1)
 	cov=$(grep -o 'cov: [0-9]*' "$dir/log" | tail -n 1 | sed 's/cov: //')
 	# the corpus libFuzzer ended with (seeds and what it added, minimised)
@@ -49,9 +51,9 @@ if [ -n "$one" ]; then
 	else
 		result="FAILED (exit $rc)"
 	fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$seconds" "${execs:-0}" "$files" "${cov:-0}" "$result" >>"$out/summary.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$took" "${execs:-0}" "${files:-0}" "${cov:-0}" "$result" >>"$out/summary.tsv"
 	printf 'fuzz-%s: %s s, %s executions, corpus %s inputs, coverage %s: %s\n' \
-		"$name" "$seconds" "${execs:-0}" "$files" "${cov:-0}" "$result"
+		"$name" "$took" "${execs:-0}" "${files:-0}" "${cov:-0}" "$result"
 	if [ $rc -ne 0 ]; then
 		echo "--- fuzz-$name: last lines of $dir/log" >&2
 		tail -n 60 "$dir/log" >&2
