@@ -208,6 +208,19 @@ http = {
 for name, text in http.items():
     put("http", name, text)
 
+# --- registry: first byte = what the rest is (see fuzz-registry.c) ------------------
+for name, data in {
+        "challenge-bearer": b'\x00Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+        "challenge-several": b'\x00Basic realm="x", Bearer realm="http://127.0.0.1:1/t",error="insufficient_scope",scope="a:b:pull,push"\nNewauth abc==, Basic realm="a\\"b"',
+        "challenge-token68": b"\x00Negotiate YWJjZA==",
+        "error-body": b'\x01{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}',
+        "docker-config": b"\x02" + json.dumps({"auths": {"https://index.docker.io/v1/": {"auth": "dXNlcjpwYXNz"},
+                                                         "localhost:5000": {"username": "u", "password": "p"},
+                                                         "ghcr.io": {"identitytoken": "t"}},
+                                                "credsStore": "desktop"}).encode(),
+        "base64": b"\x03user:p\xc3\xa4ss\x00word"}.items():
+    put("registry", name, data)
+
 # --- sse: count byte, Last-Event-ID line, query --------------------------------------
 for name, data in {
         "replay": b"\x05\nsince=1", "last-event-id": b"\x03 2 \nnamespace=default&topic=/images",
