@@ -24,7 +24,9 @@ pkgs="$pkgs criu"
 # zstd layer of the special test image (contrib/fixtures/special-image.py).
 pkgs="$pkgs containerd zstd"
 # Tests and benchmarks (apache2-utils: htpasswd, openssl: the token
-# server's key, for the registry fixtures of t/lib/registry.sh).
+# server's key, for the registry fixtures of t/lib/registry.sh; clang and
+# libclang-rt-14-dev: libFuzzer, for `make fuzz`; llvm: llvm-symbolizer,
+# for readable sanitizer reports).
 pkgs="$pkgs curl jq perl python3 iproute2 util-linux procps psmisc apache2-utils openssl
 	clang llvm libclang-rt-14-dev wrk hyperfine valgrind zstd attr"
 # The API conformance test validates responses with an npm package; use the

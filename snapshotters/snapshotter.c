@@ -62,6 +62,7 @@ struct sworker {
 	int status;
 	sworker_done_cb done;
 	void *data;
+	void (*release)(void *data); /* frees data when done never runs */
 };
 
 static void sworker_free(struct sworker *w)
@@ -176,7 +177,14 @@ void sworker_kill(struct sworker *w)
 		kill(w->pid, SIGKILL);
 		/* reaped by the SIGCHLD handler as an unknown child */
 	}
+	if (w->release)
+		w->release(w->data);
 	sworker_free(w);
+}
+
+void sworker_set_release(struct sworker *w, void (*release)(void *data))
+{
+	w->release = release;
 }
 
 /* ---- directories -------------------------------------------------------------- */
@@ -427,6 +435,13 @@ static int usage_child(void *arg, int out)
 	return 0;
 }
 
+static void usage_job_free(void *data)
+{
+	struct usage_job *j = data;
+	free(j->path);
+	free(j);
+}
+
 static void usage_done(int status, const char *output, void *data)
 {
 	struct usage_job *j = data;
@@ -440,8 +455,7 @@ static void usage_done(int status, const char *output, void *data)
 	}
 	j->cb(j->data, size, inodes, &err);
 	err_free(&err);
-	free(j->path);
-	free(j);
+	usage_job_free(j);
 }
 
 struct sworker *snapshotter_usage(struct snapshotter *s, uint64_t id, snapshotter_usage_cb cb,
@@ -452,9 +466,9 @@ struct sworker *snapshotter_usage(struct snapshotter *s, uint64_t id, snapshotte
 	j->data = data;
 	j->path = snapshotter_fs(s, id);
 	struct sworker *w = sworker_spawn(s->d, NULL, usage_child, j->path, usage_done, j, err);
-	if (!w) {
-		free(j->path);
-		free(j);
-	}
+	if (!w)
+		usage_job_free(j);
+	else
+		sworker_set_release(w, usage_job_free); /* killed at shutdown */
 	return w;
 }

@@ -54,8 +54,10 @@ typedef void (*sworker_done_cb)(int status, const char *output, void *data);
 struct sworker *sworker_spawn(struct daemon *d, const char *const *argv,
 			      int (*fn)(void *arg, int out_fd), void *arg, sworker_done_cb done,
 			      void *data, err_t *err);
-/* Kill the worker (SIGKILL) and forget it: done never runs. */
+/* Kill the worker (SIGKILL) and forget it: done never runs; the release
+ * function, if one was set, frees its data. */
 void sworker_kill(struct sworker *w);
+void sworker_set_release(struct sworker *w, void (*release)(void *data));
 
 /* ---- the snapshotter ------------------------------------------------------- */
 

@@ -217,8 +217,9 @@ struct MHD_Response *response_json(json_t *body)
 
 struct MHD_Response *response_error(const struct err *e, unsigned allowed)
 {
-	json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", err_kind_code(e->kind),
-				 "message", e->msg ? e->msg : "");
+	/* the message may quote what the client sent, valid UTF-8 or not */
+	json_t *body = json_pack("{s:{s:s,s:o}}", "error", "code", err_kind_code(e->kind),
+				 "message", json_string_lossy(e->msg ? e->msg : ""));
 	struct MHD_Response *resp = response_json(body);
 	json_decref(body);
 	if (e->kind == E_METHOD_NOT_ALLOWED && allowed) {

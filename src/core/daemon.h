@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "core/conf.h"
+#include "core/err.h"
 
 struct store;
 struct events;
@@ -54,5 +55,13 @@ struct daemon {
 	int64_t drain_deadline_ns;
 	struct event *trim_timer;  /* pending malloc_trim (loop_trim_memory_soon) */
 };
+
+/* Open every service on a new event base and start the HTTP server, with
+ * d->cfg loaded and its directories made (src/core/daemon.c; berthd's main
+ * and the HTTP fuzzer). On failure berthd exits: what was opened is not
+ * closed. Signals are the caller's. */
+int daemon_open(struct daemon *d, err_t *err);
+/* Stop the server and close what daemon_open() opened, in order. */
+void daemon_close(struct daemon *d);
 
 #endif

@@ -1,6 +1,8 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <regex.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -395,8 +397,149 @@ static int parse_value(struct parser *p, struct selector *s)
 	return 0;
 }
 
+/* glibc's regcomp expands `+` and counted repetitions into copies of their
+ * operand, so its time and memory grow with their product: `x` then thirty
+ * `+` take gigabytes, on the loop (found by t/fuzz). Refuse what Go's
+ * regexp (containerd's) refuses — a repetition of a repetition, a count
+ * over 1000 — and patterns that would expand past REGEX_MAX_SIZE atoms. */
+#define REGEX_MAX_REPEAT 1000
+#define REGEX_MAX_SIZE 10000
+#define REGEX_MAX_DEPTH 64
+
+/* Skip a bracket expression at p ('['); the ']' that ends it, or NULL
+ * when it does not end (regcomp says why). */
+static const char *skip_bracket(const char *p)
+{
+	const char *q = p + 1;
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+			char t = q[1];
+			const char *e = q + 2;
+			while (*e && !(e[0] == t && e[1] == ']'))
+				e++;
+			if (!*e)
+				return NULL;
+			q = e + 2;
+		} else {
+			q++;
+		}
+	}
+	return *q ? q : NULL;
+}
+
+/* A bound "{n}", "{n,}", "{n,m}" at p: its end ('}') and the copies it
+ * makes, or NULL when it is not one (a literal '{'). */
+static const char *parse_bound(const char *p, uint64_t *copies, bool *too_big)
+{
+	const char *q = p + 1;
+	uint64_t n = 0, m = 0;
+	bool has_m = false, comma = false;
+	if (!isdigit((unsigned char)*q))
+		return NULL;
+	/* past the limit, the digits are only skipped */
+	for (; isdigit((unsigned char)*q); q++)
+		if (n <= REGEX_MAX_REPEAT)
+			n = n * 10 + (uint64_t)(*q - '0');
+	if (*q == ',') {
+		comma = true;
+		for (q++; isdigit((unsigned char)*q); q++) {
+			if (m <= REGEX_MAX_REPEAT)
+				m = m * 10 + (uint64_t)(*q - '0');
+			has_m = true;
+		}
+	}
+	if (*q != '}')
+		return NULL;
+	*too_big = n > REGEX_MAX_REPEAT || m > REGEX_MAX_REPEAT;
+	*copies = has_m ? m : comma ? n + 1 : n;
+	if (*copies == 0)
+		*copies = 1;
+	return q;
+}
+
+static const char *regex_too_costly(const char *re)
+{
+	uint64_t sum[REGEX_MAX_DEPTH + 1] = { 0 }, last[REGEX_MAX_DEPTH + 1] = { 0 };
+	int depth = 0;
+	bool repeated = false; /* the last token was a repetition */
+	for (const char *p = re; *p; p++) {
+		uint64_t k;
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			goto atom;
+		case '[':
+			p = skip_bracket(p);
+			if (!p)
+				return NULL;
+			goto atom;
+		case '(':
+			if (depth == REGEX_MAX_DEPTH)
+				return "groups nest too deeply";
+			depth++;
+			sum[depth] = last[depth] = 0;
+			repeated = false;
+			continue;
+		case ')':
+			if (depth == 0)
+				goto atom;
+			k = sum[depth] + last[depth];
+			depth--;
+			sum[depth] += last[depth];
+			last[depth] = k;
+			repeated = false;
+			goto check;
+		case '|':
+			sum[depth] += last[depth];
+			last[depth] = 0;
+			repeated = false;
+			continue;
+		case '*':
+		case '?':
+			k = 1;
+			break;
+		case '+':
+			k = 2;
+			break;
+		case '{': {
+			bool too_big = false;
+			const char *end = parse_bound(p, &k, &too_big);
+			if (!end)
+				goto atom;
+			if (too_big)
+				return "a repetition count is over 1000";
+			p = end;
+			break;
+		}
+		default:
+			goto atom;
+		}
+		if (repeated)
+			return "a repetition of a repetition";
+		repeated = true;
+		last[depth] *= k;
+		goto check;
+	atom:
+		sum[depth] += last[depth];
+		last[depth] = 1;
+		repeated = false;
+	check:
+		if (sum[depth] + last[depth] > REGEX_MAX_SIZE)
+			return "it is too large once its repetitions are expanded";
+	}
+	return NULL;
+}
+
 static int compile_regex(struct parser *p, struct selector *s, size_t pos)
 {
+	const char *why = regex_too_costly(s->value);
+	if (why)
+		return fail_at(p, pos, "invalid regular expression: %s", why);
 	int rc = regcomp(&s->re, s->value, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char msg[256];

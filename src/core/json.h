@@ -58,6 +58,11 @@ void json_labels_merge(json_t *dst, json_t *patch);
 /* Compact serialisation; the caller frees. */
 char *json_dump_compact(const json_t *j, size_t *len);
 
+/* A JSON string of s, valid UTF-8 or not: each byte that does not start a
+ * valid UTF-8 sequence becomes U+FFFD. For text that may echo what a
+ * client sent (error messages); json_string() gives NULL on such input. */
+json_t *json_string_lossy(const char *s);
+
 /* Object member as string, or NULL if absent or not a string. */
 const char *json_get_string(const json_t *obj, const char *key);
 

@@ -27,6 +27,7 @@
 
 struct extract {
 	const struct worker_opts *o;
+	int in_fd; /* the uncompressed tar */
 	struct archive *tar; /* the uncompressed stream, from the decompressor */
 	struct archive *disk; /* archive_write_disk into "/" (the chroot) */
 	uint64_t entries;
@@ -48,7 +49,7 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 {
 	struct extract *x = data;
 	for (;;) {
-		ssize_t n = read(WORKER_FD_INPUT, x->inbuf, READ_BLOCK);
+		ssize_t n = read(x->in_fd, x->inbuf, READ_BLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -62,11 +63,11 @@ static la_ssize_t input_read_cb(struct archive *a, void *data, const void **buf)
 
 /* Read what follows the tar's end marker, so that the decompressor can
  * hash and hand over the whole stream. */
-static void drain(void)
+static void drain(struct extract *x)
 {
 	char buf[65536];
 	for (;;) {
-		ssize_t n = read(WORKER_FD_INPUT, buf, sizeof(buf));
+		ssize_t n = read(x->in_fd, buf, sizeof(buf));
 		if (n == 0 || (n < 0 && errno != EINTR))
 			return;
 	}
@@ -396,14 +397,15 @@ static int extract_entry(struct extract *x, struct archive_entry *e, err_t *err)
 	return 0;
 }
 
-/* The root entry's owner, mode, xattrs and times, after everything else. */
+/* The root entry's owner, mode, xattrs and times, after everything else.
+ * The root is the current directory (the chroot, in the extractor). */
 static int apply_root(struct extract *x, err_t *err)
 {
 	struct archive_entry *e = x->root;
 	if (!e)
 		return 0;
-	if (lchown("/", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
-	    chmod("/", archive_entry_mode(e) & 07777) < 0)
+	if (lchown(".", (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 ||
+	    chmod(".", archive_entry_mode(e) & 07777) < 0)
 		return make_error(err, E_INTERNAL, errno,
 				  "entry `%s`: restore the root's owner and mode",
 				  archive_entry_pathname(e));
@@ -412,7 +414,7 @@ static int apply_root(struct extract *x, err_t *err)
 	size_t size;
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
-		if (lsetxattr("/", name, value, size, 0) < 0)
+		if (lsetxattr(".", name, value, size, 0) < 0)
 			return make_error(err, E_INTERNAL, errno, "entry `%s`: set xattr `%s`",
 					  archive_entry_pathname(e), name);
 	struct timespec ts[2] = {
@@ -423,10 +425,25 @@ static int apply_root(struct extract *x, err_t *err)
 					      (archive_entry_atime(e) == ts[0].tv_sec &&
 					       archive_entry_atime_nsec(e) > ts[0].tv_nsec)))
 		ts[0] = (struct timespec){ archive_entry_atime(e), archive_entry_atime_nsec(e) };
-	if (utimensat(AT_FDCWD, "/", ts, AT_SYMLINK_NOFOLLOW) < 0)
+	if (utimensat(AT_FDCWD, ".", ts, AT_SYMLINK_NOFOLLOW) < 0)
 		return make_error(err, E_INTERNAL, errno, "entry `%s`: restore the root's times",
 				  archive_entry_pathname(e));
 	return 0;
+}
+
+/* Before the worker reports success: a commit recorded after `done` never
+ * points at unsynced files. */
+static void sync_root(err_t *err)
+{
+	int fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || syncfs(fd) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		make_error(err, E_INTERNAL, e, "sync the layer's files");
+		return;
+	}
+	close(fd);
 }
 
 static int extract(struct extract *x, err_t *err)
@@ -446,39 +463,60 @@ static int extract(struct extract *x, err_t *err)
 		if (extract_entry(x, e, err) < 0)
 			return -1;
 	}
-	drain();
+	drain(x);
 	if (archive_write_close(x->disk) < ARCHIVE_WARN)
 		return make_error(err, E_INTERNAL, archive_errno(x->disk), "finish the layer: %s",
 				  archive_msg(x->disk));
-	if (apply_root(x, err) < 0)
-		return -1;
-	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || syncfs(fd) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return make_error(err, E_INTERNAL, e, "sync the layer's files");
-	}
-	close(fd);
+	return apply_root(x, err);
+}
+
+/* libarchive is set up before the seccomp filter goes on. */
+static int extract_setup(struct extract *x, const struct worker_opts *o, int in_fd, err_t *err)
+{
+	*x = (struct extract){ .o = o, .in_fd = in_fd };
+	x->inbuf = xmalloc(READ_BLOCK);
+	x->tar = archive_read_new();
+	x->disk = archive_write_disk_new();
+	if (!x->tar || !x->disk || archive_read_support_format_tar(x->tar) != ARCHIVE_OK)
+		return make_error(err, E_INTERNAL, 0, "libarchive: cannot read tar");
+	if (archive_write_disk_set_options(x->disk, DISK_FLAGS) != ARCHIVE_OK)
+		return make_error(err, E_INTERNAL, 0, "libarchive: %s", archive_msg(x->disk));
 	return 0;
+}
+
+static void extract_release(struct extract *x)
+{
+	if (x->tar)
+		archive_read_free(x->tar);
+	if (x->disk)
+		archive_write_free(x->disk);
+	if (x->root)
+		archive_entry_free(x->root);
+	pathset_release(&x->created);
+	pathset_release(&x->dirs_ok);
+	free(x->inbuf);
+}
+
+int extract_tar(const struct worker_opts *o, int in_fd, uint64_t *entries, err_t *err)
+{
+	struct extract x;
+	int rc = extract_setup(&x, o, in_fd, err);
+	if (rc == 0)
+		rc = extract(&x, err);
+	*entries = x.entries;
+	extract_release(&x);
+	return rc;
 }
 
 void extractor_main(const struct worker_opts *o)
 {
 	err_t err = NULL;
-	struct extract x = { .o = o };
-	x.inbuf = xmalloc(READ_BLOCK);
-	x.tar = archive_read_new();
-	x.disk = archive_write_disk_new();
-	if (!x.tar || !x.disk || archive_read_support_format_tar(x.tar) != ARCHIVE_OK)
-		make_error(&err, E_INTERNAL, 0, "libarchive: cannot read tar");
-	else if (archive_write_disk_set_options(x.disk, DISK_FLAGS) != ARCHIVE_OK)
-		make_error(&err, E_INTERNAL, 0, "libarchive: %s", archive_msg(x.disk));
-	else if (confine_worker(&err) == 0) {
+	struct extract x;
+	if (extract_setup(&x, o, WORKER_FD_INPUT, &err) == 0 && confine_worker(&err) == 0) {
 		if (getenv("BERTH_TEST_DIFF_PROBE"))
 			confine_probe(&err);
-		else
-			extract(&x, &err);
+		else if (extract(&x, &err) == 0)
+			sync_root(&err);
 	}
 	if (err)
 		worker_report_error(err);

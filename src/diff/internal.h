@@ -44,6 +44,11 @@ void worker_main(const struct worker_opts *o) __attribute__((noreturn));
 /* In the extractor: fd 0 the uncompressed tar, fd 1 its result ({"entries"}
  * or an error), fd 3 the target directory; never returns. */
 void extractor_main(const struct worker_opts *o) __attribute__((noreturn));
+/* The extractor's work without its confinement and its final sync: extract
+ * the tar read from in_fd into the current directory, which stands for the
+ * layer's root. *entries counts the entries read. The fuzzer (t/fuzz) runs
+ * it in-process, in a directory of its own. */
+int extract_tar(const struct worker_opts *o, int in_fd, uint64_t *entries, err_t *err);
 /* Print one JSON line on fd 1 (stolen); exit 1 after an error. */
 void worker_report(json_t *j);
 void worker_report_error(err_t err) __attribute__((noreturn));

@@ -170,7 +170,9 @@ int www_auth_parse(const char *value, struct www_challenge **list, size_t *n, er
 		}
 	}
 bad:
-	www_challenges_free(*list + start_n, *n - start_n);
+	/* *list may still be NULL: a value bad from its first byte (t/fuzz) */
+	if (*n > start_n)
+		www_challenges_free(*list + start_n, *n - start_n);
 	*n = start_n;
 	if (start_n == 0) {
 		free(*list);

@@ -560,6 +560,13 @@ char *reference_familiar_name(const struct reference *r)
 		size_t pre = strlen(OFFICIAL_REPO_PREFIX);
 		if (strncmp(path, OFFICIAL_REPO_PREFIX, pre) == 0 && !strchr(path + pre, '/'))
 			path += pre;
+		/* a first component that reads as a host ("docker.io/loc.io/x")
+		 * keeps the domain: without it the name means another registry
+		 * (distribution's FamiliarString drops it; found by t/fuzz) */
+		size_t first = strcspn(path, "/");
+		if (path[first] == '/' && (memchr(path, '.', first) || memchr(path, ':', first) ||
+					   (first == 9 && strncmp(path, "localhost", 9) == 0)))
+			buf_addf(&b, "%s/", DEFAULT_DOMAIN);
 		buf_adds(&b, path);
 	} else {
 		add_name(&b, r->domain, path);

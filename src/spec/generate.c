@@ -131,6 +131,12 @@ static int build_args(const struct spec_opts *o, const json_t *config, json_t *p
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "no command: the image has no Entrypoint or Cmd and no `args` "
 				  "were given");
+	/* runc cannot run "": say so at create (found by t/fuzz) */
+	if (!*json_string_value(json_array_get(args, 0)))
+		return make_error(err, E_INVALID_ARGUMENT, 0, "%s",
+				  o->args && json_array_size(o->args)
+					  ? "`args[0]` is empty"
+					  : "image config: the command (Entrypoint, then Cmd) is empty");
 	return 0;
 }
 
@@ -144,9 +150,17 @@ static int build_env(const struct spec_opts *o, const json_t *config, json_t *pr
 	json_object_set_new(process, "env", env);
 	size_t i;
 	json_t *v;
+	/* runc refuses an entry without a key at start: say so at create, naming
+	 * the image's entry (found by t/fuzz) */
 	if (image_env)
-		json_array_foreach (image_env, i, v)
-			env_set(env, json_string_value(v), true);
+		json_array_foreach (image_env, i, v) {
+			const char *kv = json_string_value(v);
+			if (!strchr(kv, '=') || kv[0] == '=')
+				return make_error(err, E_INVALID_ARGUMENT, 0,
+						  "image config: `Env` item `%s` must be KEY=VALUE",
+						  kv);
+			env_set(env, kv, true);
+		}
 	env_set(env, SPEC_DEFAULT_PATH, false);
 	if (o->env && !json_is_null(o->env)) {
 		if (check_strings(o->env, "`env`", err) < 0)

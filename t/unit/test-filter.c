@@ -195,6 +195,27 @@ static void test_syntax_errors(void)
 	   "bad regular expression is a parse error at the value: %s", bad_re);
 	ok(strncmp(run("name~=\"a(\""), "error: ", 7) == 0, "bad quoted regular expression");
 
+	/* regcomp's cost grows with the product of repetitions: refused before
+	 * it runs (t/fuzz found `x` and forty `+` taking gigabytes) */
+	is_str(run("name~=x++++++++++++++++++++++++++++++"),
+	       "error: filter `name~=x++++++++++++++++++++++++++++++`: invalid regular "
+	       "expression: a repetition of a repetition at position 6",
+	       "a repetition of a repetition");
+	ok(strstr(run("name~=a**"), "a repetition of a repetition") != NULL, "`a**`");
+	ok(strstr(run("name~=/(a+)?{2}/"), "a repetition of a repetition") != NULL, "`?{2}`");
+	ok(strstr(run("name~=a{1001}"), "a repetition count is over 1000") != NULL, "count > 1000");
+	ok(strstr(run("name~=/a{2,99999999999999999999}/"), "over 1000") != NULL, "huge count");
+	ok(strstr(run("name~=/((a{100}){100}){2}/"), "too large once its repetitions") != NULL,
+	   "nested counts multiply");
+	ok(strncmp(run("name~=/(((((x+)+)+)+)+)+/"), "error", 5) != 0,
+	   "nested groups each with one + compile (32 copies)");
+	ok(strncmp(run("name~=/(a{100}){100}/"), "error", 5) != 0, "10000 copies are allowed");
+	ok(strncmp(run("name~=/^[[:alpha:]]{1,1000}$/"), "error", 5) != 0,
+	   "a bracket class with a count");
+	ok(strstr(run("name~=/a{/"), "invalid regular expression: Unmatched"),
+	   "a `{` that is no bound is left to regcomp");
+	ok(strncmp(run("name~=/[]{]+/"), "error", 5) != 0, "`{` inside a bracket is no bound");
+
 	/* invalid UTF-8: the message quotes only the valid part, so it stays valid JSON */
 	const char *bad = "name==ab\xff";
 	struct filter *f = (struct filter *)1;

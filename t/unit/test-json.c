@@ -200,9 +200,33 @@ static void test_helpers(void)
 	json_decref(str);
 }
 
+/* Error messages quote what clients sent: a bad byte must not make the body
+ * `null` (t/fuzz: a path with bytes that are not UTF-8 gave a 404 `null`). */
+static void test_string_lossy(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9", "caf\xc3\xa9" },
+		{ "a\xb0\x91" "b", "a\xef\xbf\xbd\xef\xbf\xbd" "b" },
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },     /* overlong '/' */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* a surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },
+		{ "end\xe2\x82", "end\xef\xbf\xbd\xef\xbf\xbd" }, /* cut short */
+		{ "\xf0\x9f\x90\xb3", "\xf0\x9f\x90\xb3" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		json_t *j = json_string_lossy(cases[i].in);
+		is_str(j ? json_string_value(j) : NULL, cases[i].out, "lossy string %zu", i);
+		json_decref(j);
+	}
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_string_lossy();
 	test_parse_body();
 	test_check_object();
 	test_labels_merge();

@@ -518,6 +518,36 @@ static void test_api(void)
 	ok(reference_parse("Foo", &r, &err) < 0 && strstr(err->msg, "`Foo`"),
 	   "the message names the input in backticks");
 	err_free(&err);
+
+	/* a Hub path whose first component reads as a host keeps docker.io/ in
+	 * its familiar form, which must parse back to the same image (t/fuzz) */
+	static const char *const hosty[][2] = {
+		{ "docker.io/loc.io/lock", "docker.io/loc.io/lock:latest" },
+		{ "docker.io/a:1/b", NULL }, /* not a valid path: a tag in the middle */
+		{ "docker.io/localhost/x:v", "docker.io/localhost/x:v" },
+		{ "docker.io/local/x", "local/x:latest" },
+		{ "docker.io/library/foo.bar", "foo.bar:latest" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(hosty); i++) {
+		if (reference_parse(hosty[i][0], &r, &err) < 0) {
+			ok(!hosty[i][1], "`%s` is refused", hosty[i][0]);
+			err_free(&err);
+			continue;
+		}
+		s = reference_familiar(&r);
+		is_str(s, hosty[i][1], "familiar form of `%s`", hosty[i][0]);
+		struct reference r2;
+		cleanup_free char *canon = reference_string(&r);
+		cleanup_free char *again = NULL;
+		if (reference_parse(s, &r2, &err) == 0) {
+			again = reference_string(&r2);
+			reference_release(&r2);
+		}
+		err_free(&err);
+		is_str(again, canon, "`%s` parses back to `%s`", s, canon);
+		free(s);
+		reference_release(&r);
+	}
 }
 
 /* reference_string() output parses back to itself (ParseNamed's canonical form). */

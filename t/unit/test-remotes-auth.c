@@ -101,6 +101,14 @@ static void test_challenges(void)
 	is_str(www_challenge_param(&v[1], "service"), "c", "second line's params");
 	www_challenges_free(v, n);
 	free(v);
+
+	/* bad from the first byte, into an empty list (t/fuzz: NULL + 0 under UBSan) */
+	v = NULL;
+	n = 0;
+	ok(www_auth_parse("\xb2\x9a\xfc\x8e" "e", &v, &n, &err) < 0 && !v && n == 0 && err &&
+		   err->kind == E_INVALID_ARGUMENT,
+	   "a value bad from its first byte leaves the list empty");
+	err_free(&err);
 }
 
 static void test_base64(void)

@@ -298,6 +298,26 @@ static void test_image_config(void)
 	o.image_config = img;
 	ok(fails(&o, "image config: `Cmd` must be an array"), "Cmd as a string refused");
 	json_decref(img);
+	img = json_loads("{\"config\":{\"Entrypoint\":[\"\"],\"Cmd\":[\"x\"]}}", 0, NULL);
+	o.image_config = img;
+	ok(fails(&o, "image config: the command (Entrypoint, then Cmd) is empty"),
+	   "an empty Entrypoint[0] refused");
+	json_t *empty_args = json_pack("[s]", "");
+	o.args = empty_args;
+	ok(fails(&o, "`args[0]` is empty"), "empty args[0] refused");
+	o.args = NULL;
+	json_decref(empty_args);
+	json_decref(img);
+	/* runc refuses these at start; berth at create, naming the entry */
+	static const char *const bad_image_env[] = { "{\"config\":{\"Cmd\":[\"sh\"],\"Env\":[\"=c=b\"]}}",
+					       "{\"config\":{\"Cmd\":[\"sh\"],\"Env\":[\"NOEQ\"]}}" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad_image_env); i++) {
+		img = json_loads(bad_image_env[i], 0, NULL);
+		o.image_config = img;
+		ok(fails(&o, "image config: `Env` item `"), "image Env without a key refused: %s",
+		   bad_image_env[i]);
+		json_decref(img);
+	}
 	json_decref(args);
 	json_decref(env);
 	json_decref(empty);
