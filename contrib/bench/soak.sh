@@ -213,13 +213,16 @@ for _ in $(seq 200); do
 done
 curl -sf --unix-socket "$sock" http://berth/healthz >/dev/null 2>&1 ||
 	die "berthd would not start: $(tail -n 5 "$tmp/berthd.log")"
-B() { "$BERTH" --address "$sock" -n soak "$@"; }
+# A namespace of this run's own: containers' cgroups are /berth/<ns>/<id>,
+# and another soak (or test) running beside this one must not share them.
+ns=soak-$$
+B() { "$BERTH" --address "$sock" -n "$ns" "$@"; }
 api() { # METHOD PATH [curl args]: prints the status
 	local m=$1 p=$2
 	shift 2
 	curl -s -o /dev/null -w '%{http_code}' --unix-socket "$sock" -X "$m" "http://berth$p" "$@" || echo 000
 }
-NS=/v1/namespaces/soak
+NS=/v1/namespaces/$ns
 B pull --plain-http -q "$ref" >/dev/null || die "berth pull failed: $(tail -n 5 "$tmp/berthd.log")"
 B run -d "$ref" soak-x sleep 100000000 >/dev/null || die "berth run -d failed"
 
@@ -280,7 +283,7 @@ load_bad() {
 		[ "$st" = 400 ] || fail "bad exec id: $st"
 		st=$(api POST "$NS/containers/soak-x/task/exec/nope/start")
 		[ "$st" = 404 ] || fail "unknown exec: $st"
-		st=$(api POST /v1/namespaces/soak/images/pull -d '{"ref":"::not a ref::"}')
+		st=$(api POST "$NS/images/pull" -d '{"ref":"::not a ref::"}')
 		[ "$st" = 400 ] || [ "$st" = 404 ] || fail "bad reference: $st"
 		# a client that leaves mid-body
 		curl -s --max-time 0.2 --unix-socket "$sock" -X POST -H 'Content-Length: 100000' \
