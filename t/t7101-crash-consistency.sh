@@ -509,6 +509,13 @@ start_task () {
 	api POST "$C/$1/task/start" && want 200 >/dev/null
 }
 
+no_mounts_left () {
+	! grep -q " $TRASH/" /proc/self/mountinfo
+}
+no_tasks_left () {
+	test "$(ls "$TRASH/state/tasks/default" | wc -l)" = 0
+}
+
 # delete_task_container ID: kill, wait, delete the task, delete the container
 delete_task_container () {
 	api GET "$C/$1/task" &&
@@ -707,8 +714,14 @@ test_expect_success 'after the trials: nothing left behind but the keeper' '
 	test "$(snapshot_dirs overlayfs)" = 0 &&
 	test "$(snapshot_dirs native)" = 0 &&
 	api GET "$(ns_path default)/containers" && jq -e ".containers == []" out &&
-	! grep -q "$TRASH" /proc/self/mountinfo &&
-	test "$(ls "$TRASH/state/tasks/default" | wc -l)" = 0 &&
+	{
+		test_wait_for 10 no_mounts_left ||
+		{ echo "mounts left:" && grep " $TRASH/" /proc/self/mountinfo; false; }
+	} &&
+	{
+		test_wait_for 10 no_tasks_left ||
+		{ echo "task directories left:" && ls -la "$TRASH/state/tasks/default"; false; }
+	} &&
 	stop_berthd
 '
 

@@ -14,7 +14,11 @@
  *   - without spec, one is generated (spec_generate) from the image config,
  *     the request's process and options, and the rootfs layers (to look up
  *     users); a given spec is checked with spec_validate (E_INVALID_ARGUMENT);
- *   - a failure after the snapshot was prepared removes it again.
+ *   - a failure after the snapshot was prepared removes it again; until the
+ *     container is recorded (in the same transaction) the snapshot carries
+ *     the label `berth.containers.create` naming the run of berthd that
+ *     prepared it, so that after a crash a later run removes it when the
+ *     id is created again (instead of E_ALREADY_EXISTS for the key).
  * The prepare may copy (native snapshotter), so creation completes later,
  * from the loop, through a callback.
  *

@@ -3,7 +3,11 @@
  * is a container's process tree, supervised by one berth-shim; its state
  * lives in the shim and in <state>/tasks/<ns>/<id>/ (shim/PROTOCOL.md), not
  * in LMDB, so it survives berthd restarts: tasks_open() reconnects to every
- * shim it finds there (live restore).
+ * shim it finds there (live restore). A shim still starting the runtime
+ * when berthd died (not listening yet) is found by its shim.pid or its
+ * command line: its task is `created` (start refused, 412, until the shim
+ * answers) and connected once it listens; a bundle whose shim never started
+ * is removed (no task).
  *
  * Operations that need the shim answer later, through a tasks_cb from the
  * loop (never before the call returns): with a result object (borrowed) or
