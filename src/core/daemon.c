@@ -128,7 +128,7 @@ void daemon_close(struct daemon *d)
 	remotes_free(d->remotes); /* after the pulls that own its operations */
 	gc_free(d->gc);
 	tasks_free(d);
-	snapshots_free(d); /* its workers' SIGCHLD handlers are in d->children */
+	snapshots_free(d);		/* its workers' SIGCHLD handlers are in d->children */
 	content_store_free(d->content); /* after the writers' owners */
 	sse_hub_free(d->sse);
 	events_free(d->events);

@@ -463,7 +463,7 @@ static const char *parse_bound(const char *p, uint64_t *copies, bool *too_big)
 
 static const char *regex_too_costly(const char *re)
 {
-	uint64_t sum[REGEX_MAX_DEPTH + 1] = { 0 }, last[REGEX_MAX_DEPTH + 1] = { 0 };
+	uint64_t sum[REGEX_MAX_DEPTH + 1] = {0}, last[REGEX_MAX_DEPTH + 1] = {0};
 	int depth = 0;
 	bool repeated = false; /* the last token was a repetition */
 	for (const char *p = re; *p; p++) {

@@ -33,15 +33,15 @@
 #include "diff/internal.h"
 #include "fuzz.h"
 
-static const char *const canaries[] = { "canary", "a/canary", "a/b/canary" };
+static const char *const canaries[] = {"canary", "a/canary", "a/b/canary"};
 #define NCANARY (sizeof(canaries) / sizeof(canaries[0]))
 
 static struct {
-	char dir[64];      /* the sandbox, as seen from the real root */
-	int dir_fd;        /* ... its descriptor */
-	int root_fd;       /* the real root, to leave the chroot */
-	bool chroot;       /* root: namespace, tmpfs, chroot */
-	char *artifacts;   /* libFuzzer's -artifact_prefix directory, bound in */
+	char dir[64];	 /* the sandbox, as seen from the real root */
+	int dir_fd;	 /* ... its descriptor */
+	int root_fd;	 /* the real root, to leave the chroot */
+	bool chroot;	 /* root: namespace, tmpfs, chroot */
+	char *artifacts; /* libFuzzer's -artifact_prefix directory, bound in */
 	struct stat canary_st[NCANARY];
 } sb;
 
@@ -117,10 +117,11 @@ static void setup(void)
 		die("mkdtemp");
 	if (geteuid() == 0) {
 		/* the tmpfs and the binds are ours alone and go with us */
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		if (unshare(CLONE_NEWNS) < 0 ||
+		    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 			die("private mount namespace");
-		if (mount("berth-fuzz", sb.dir, "tmpfs", MS_NODEV | MS_NOSUID, "size=256m,mode=0755") <
-		    0)
+		if (mount("berth-fuzz", sb.dir, "tmpfs", MS_NODEV | MS_NOSUID,
+			  "size=256m,mode=0755") < 0)
 			die("mount the sandbox tmpfs");
 		sb.chroot = true;
 		bind_artifacts();
@@ -222,7 +223,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	struct worker_opts o = {
-		.whiteouts = data[0] & 1 ? DIFF_WHITEOUTS_DELETE : DIFF_WHITEOUTS_OVERLAY,
+	    .whiteouts = data[0] & 1 ? DIFF_WHITEOUTS_DELETE : DIFF_WHITEOUTS_OVERLAY,
 	};
 	char snap[PATH_MAX];
 	snprintf(snap, sizeof(snap), "%s/a/b/snap", sb.dir);
@@ -251,7 +252,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	umask(old);
 	if (rc < 0)
 		FUZZ_ASSERT(err && (err->kind == E_INVALID_ARGUMENT || err->kind == E_INTERNAL) &&
-				    *err->msg,
+				*err->msg,
 			    "a failure has a kind and a message");
 	else
 		FUZZ_ASSERT(!err, "success with an error set");

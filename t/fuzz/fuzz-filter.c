@@ -10,11 +10,11 @@
 #include "fuzz.h"
 
 static const char *const objects[] = {
-	"{}",
-	"{\"name\":\"docker.io/library/redis:latest\",\"labels\":{\"a.b\":\"c\","
-	"\"com.example/tier\":\"db\",\"gpu\":\"\"},\"size\":42,\"ok\":true,\"n\":null}",
-	"{\"id\":\"web-1\",\"labels\":{\"a\":{\"b\":\"x\"}},\"ratio\":1.5,\"list\":[1,2],"
-	"\"topic\":\"/images/create\",\"namespace\":\"default\"}",
+    "{}",
+    "{\"name\":\"docker.io/library/redis:latest\",\"labels\":{\"a.b\":\"c\","
+    "\"com.example/tier\":\"db\",\"gpu\":\"\"},\"size\":42,\"ok\":true,\"n\":null}",
+    "{\"id\":\"web-1\",\"labels\":{\"a\":{\"b\":\"x\"}},\"ratio\":1.5,\"list\":[1,2],"
+    "\"topic\":\"/images/create\",\"namespace\":\"default\"}",
 };
 
 #define MAX_EXPRS 8

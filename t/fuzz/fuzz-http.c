@@ -67,7 +67,8 @@ static void one(const char *s, size_t len)
 	if (status) {
 		/* the method as sent (the harness drops NUL, CR, LF) */
 		harness_check_answer(&resp, req.len > 5 && !memcmp(req.data, "HEAD ", 5));
-		FUZZ_ASSERT(status != 500, "an internal error for a request:\n%.*s\n--- answer:\n%.*s",
+		FUZZ_ASSERT(status != 500,
+			    "an internal error for a request:\n%.*s\n--- answer:\n%.*s",
 			    (int)(req.len > 2048 ? 2048 : req.len), req.data,
 			    (int)(resp.len > 2048 ? 2048 : resp.len), resp.data);
 	}

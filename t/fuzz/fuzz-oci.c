@@ -15,15 +15,16 @@
 #include "spec/spec.h"
 
 static const char *const media_types[] = {
-	MT_OCI_MANIFEST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_DOCKER_LIST, NULL,
-	MT_DOCKER_SCHEMA1, "application/json", MT_OCI_CONFIG,
+    MT_OCI_MANIFEST,   MT_DOCKER_MANIFEST, MT_OCI_INDEX,  MT_DOCKER_LIST, NULL,
+    MT_DOCKER_SCHEMA1, "application/json", MT_OCI_CONFIG,
 };
 
 static void check_refusal(err_t *err)
 {
-	FUZZ_ASSERT(*err && ((*err)->kind == E_INVALID_ARGUMENT ||
-			     (*err)->kind == E_NOT_IMPLEMENTED || (*err)->kind == E_NOT_FOUND) &&
-			    *(*err)->msg,
+	FUZZ_ASSERT(*err &&
+			((*err)->kind == E_INVALID_ARGUMENT || (*err)->kind == E_NOT_IMPLEMENTED ||
+			 (*err)->kind == E_NOT_FOUND) &&
+			*(*err)->msg,
 		    "a refusal is invalid_argument (or not_implemented) with a message: %d",
 		    *err ? (int)(*err)->kind : -1);
 	err_free(err);
@@ -38,7 +39,7 @@ static void roundtrip(const struct descriptor *d)
 	FUZZ_ASSERT(descriptor_parse(j, "again", &again, &err) == 0, "descriptor re-parse: %s",
 		    err ? err->msg : "");
 	FUZZ_ASSERT(strcmp(again.digest, d->digest) == 0 && again.size == d->size &&
-			    strcmp(again.media_type, d->media_type) == 0,
+			strcmp(again.media_type, d->media_type) == 0,
 		    "descriptor `%s` changed on a round trip", d->digest);
 	descriptor_release(&again);
 }
@@ -67,8 +68,8 @@ static void index_(const char *data, size_t len, const char *mt)
 		check_refusal(&err);
 		return;
 	}
-	static const char *const wants[] = { "linux/amd64", "linux/arm64", "linux/arm/v6",
-					     "windows/amd64" };
+	static const char *const wants[] = {"linux/amd64", "linux/arm64", "linux/arm/v6",
+					    "windows/amd64"};
 	for (size_t i = 0; i < ix.n; i++)
 		roundtrip(&ix.manifests[i]);
 	for (size_t i = 0; i < sizeof(wants) / sizeof(wants[0]); i++) {
@@ -142,7 +143,7 @@ static void image_spec(const char *data, size_t len)
 	cleanup_json json_t *cfg = json_loadb(data, len, 0, NULL);
 	if (!cfg)
 		return;
-	struct spec_opts o = { .id = "c1", .ns = "default", .image_config = cfg };
+	struct spec_opts o = {.id = "c1", .ns = "default", .image_config = cfg};
 	json_t *spec = NULL;
 	err_t err = NULL;
 	if (spec_generate(&o, &spec, &err) < 0) {

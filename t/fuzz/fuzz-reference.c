@@ -18,7 +18,7 @@ static void same(const struct reference *a, const struct reference *b, const cha
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	cleanup_free char *s = fuzz_cstr(data, size);
-	struct reference r = { 0 };
+	struct reference r = {0};
 	err_t err = NULL;
 	if (reference_parse(s, &r, &err) < 0) {
 		FUZZ_ASSERT(err && err->kind == E_INVALID_ARGUMENT && err->msg && *err->msg,
@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(strncmp(fam, famname, strlen(famname)) == 0, "`%s` starts with its name `%s`",
 		    fam, famname);
 
-	struct reference again = { 0 };
+	struct reference again = {0};
 	FUZZ_ASSERT(reference_parse(canon, &again, &err) == 0, "canonical `%s` of `%s`: %s", canon,
 		    s, err ? err->msg : "");
 	same(&r, &again, "canonical form");

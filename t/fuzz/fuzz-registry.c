@@ -38,8 +38,8 @@ static void challenges(const uint8_t *data, size_t size)
 				    c->scheme);
 		for (size_t k = 0; k < c->nparams; k++) {
 			FUZZ_ASSERT(c->params[k].name && c->params[k].value, "param %zu", k);
-			FUZZ_ASSERT(www_challenge_param(c, c->params[k].name), "param `%s` not found",
-				    c->params[k].name);
+			FUZZ_ASSERT(www_challenge_param(c, c->params[k].name),
+				    "param `%s` not found", c->params[k].name);
 		}
 		(void)www_challenge_param(c, "realm");
 	}
@@ -69,7 +69,7 @@ static void docker_config(const char *data, size_t len)
 			    "a refusal is invalid_argument with a message");
 		err_free(&err);
 	} else {
-		static const char *const hosts[] = { "docker.io", "localhost:5000", "ghcr.io", "" };
+		static const char *const hosts[] = {"docker.io", "localhost:5000", "ghcr.io", ""};
 		for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++)
 			(void)docker_creds_find(&c, hosts[i]);
 	}

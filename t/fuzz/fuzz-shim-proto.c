@@ -55,9 +55,10 @@ static void opts(const char *data, size_t len)
 	memset(&o, 0, sizeof(o));
 	err_t err = NULL;
 	if (proto_parse_opts(data, len, &o, &err) < 0) {
-		FUZZ_ASSERT(err && (err->kind == E_INVALID_ARGUMENT || err->kind == E_NOT_IMPLEMENTED) && *err->msg,
-			    "refusal kind %d",
-			    err ? (int)err->kind : -1);
+		FUZZ_ASSERT(
+		    err && (err->kind == E_INVALID_ARGUMENT || err->kind == E_NOT_IMPLEMENTED) &&
+			*err->msg,
+		    "refusal kind %d", err ? (int)err->kind : -1);
 		err_free(&err);
 	} else {
 		FUZZ_ASSERT(o.id && o.runtime, "shim.json without id or runtime");

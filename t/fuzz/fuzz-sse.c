@@ -21,9 +21,9 @@
 #include "fuzz.h"
 #include "harness.h"
 
-static const char *const nss[] = { "default", "other", "a.b-c" };
-static const char *const topics[] = { "/images/create", "/images/delete", "/tasks/exit",
-				      "/containers/create" };
+static const char *const nss[] = {"default", "other", "a.b-c"};
+static const char *const topics[] = {"/images/create", "/images/delete", "/tasks/exit",
+				     "/containers/create"};
 
 /* What the handler reads, read the same way (api/request.c): the first
  * value of a key, decoded. */
@@ -114,8 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			buf_add(&idb, &id[i], 1);
 	cleanup_free char *hdr = idb.len ? xasprintf("Last-Event-ID: %s", idb.data) : NULL;
 	buf_release(&idb);
-	const char *headers[1] = { hdr };
-	size_t lens[1] = { hdr ? strlen(hdr) : 0 };
+	const char *headers[1] = {hdr};
+	size_t lens[1] = {hdr ? strlen(hdr) : 0};
 
 	uint64_t head = events_head(d->events), oldest = events_oldest(d->events);
 	struct buf req = BUF_INIT, resp = BUF_INIT;

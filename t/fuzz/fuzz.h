@@ -41,8 +41,7 @@ static inline char *fuzz_cstr(const uint8_t *data, size_t size)
 
 /* Split off the next line of *data (without its '\n'): points into the
  * input; *len its length. Returns 0 when nothing is left. */
-static inline int fuzz_next_line(const uint8_t **data, size_t *size, const char **line,
-				 size_t *len)
+static inline int fuzz_next_line(const uint8_t **data, size_t *size, const char **line, size_t *len)
 {
 	if (!*size)
 		return 0;

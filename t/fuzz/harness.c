@@ -17,13 +17,14 @@
 #include "harness.h"
 #include "tasks/tasks.h"
 
-static struct daemon d = { .lock_fd = -1 };
+static struct daemon d = {.lock_fd = -1};
 static bool started;
 static char tmp[64];
 
 static void fail(const char *what, err_t *err)
 {
-	fprintf(stderr, "fuzz harness: %s: %s\n", what, err && *err ? (*err)->msg : strerror(errno));
+	fprintf(stderr, "fuzz harness: %s: %s\n", what,
+		err && *err ? (*err)->msg : strerror(errno));
 	abort();
 }
 
@@ -53,8 +54,8 @@ static void start(void)
 	setenv("PATH", bin, 1);
 	setenv("HOME", tmp, 1);
 	unsetenv("DOCKER_CONFIG");
-	static const char *const proxies[] = { "http_proxy", "https_proxy", "HTTPS_PROXY",
-					       "ALL_PROXY", "all_proxy" };
+	static const char *const proxies[] = {"http_proxy", "https_proxy", "HTTPS_PROXY",
+					      "ALL_PROXY", "all_proxy"};
 	for (size_t i = 0; i < ARRAY_SIZE(proxies); i++)
 		setenv(proxies[i], "http://127.0.0.1:9", 1);
 	unsetenv("no_proxy");
@@ -65,12 +66,12 @@ static void start(void)
 	cleanup_free char *state = xasprintf("%s/state", tmp);
 	cleanup_free char *sock = xasprintf("%s/state/berthd.sock", tmp);
 	static const char config[] =
-		"{\"log_level\":\"error\",\"registry_retries\":0,\"registry_timeout\":1,"
-		"\"metadata_map_size\":67108864,\"max_blob_upload\":1048576,"
-		"\"default_runtime\":\"/nonexistent/runc\",\"gc_delay\":0}";
+	    "{\"log_level\":\"error\",\"registry_retries\":0,\"registry_timeout\":1,"
+	    "\"metadata_map_size\":67108864,\"max_blob_upload\":1048576,"
+	    "\"default_runtime\":\"/nonexistent/runc\",\"gc_delay\":0}";
 	if (write_file_atomic(cfg, config, sizeof(config) - 1, 0644) < 0)
 		fail(cfg, NULL);
-	struct config_flags flags = { .root = root, .state = state, .socket = sock };
+	struct config_flags flags = {.root = root, .state = state, .socket = sock};
 	err_t err = NULL;
 	config_init(&d.cfg);
 	if (config_load(&d.cfg, cfg, true, &flags, &err) < 0)
@@ -132,15 +133,15 @@ static void idle_cb(evutil_socket_t fd, short what, void *arg)
 int harness_exchange(const char *req, size_t len, struct buf *out, int idle_ms)
 {
 	harness_daemon();
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.cfg.socket);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		fail("connect", NULL);
-	struct conn c = { .fd = fd, .out = out };
+	struct conn c = {.fd = fd, .out = out};
 	struct event *rd = event_new(d.base, fd, EV_READ | EV_PERSIST, read_cb, &c);
 	struct event *idle = event_new(d.base, -1, EV_PERSIST, idle_cb, &c);
-	struct timeval tv = { idle_ms / 1000, (idle_ms % 1000) * 1000 };
+	struct timeval tv = {idle_ms / 1000, (idle_ms % 1000) * 1000};
 	event_add(rd, NULL);
 	event_add(idle, &tv);
 
@@ -169,7 +170,7 @@ int harness_exchange(const char *req, size_t len, struct buf *out, int idle_ms)
 	/* let the server see the close and let the request go */
 	c.progress = true;
 	for (int i = 0; i < 100 && http_server_inflight(&d) > 0; i++) {
-		struct timeval t = { 0, 2000 };
+		struct timeval t = {0, 2000};
 		event_base_loopexit(d.base, &t);
 		event_base_loop(d.base, 0);
 	}
@@ -205,8 +206,8 @@ static void add_clean(struct buf *b, const char *s, size_t len)
 
 static bool framing_header(const char *h, size_t len)
 {
-	static const char *const names[] = { "content-length", "transfer-encoding", "connection",
-					     "host" };
+	static const char *const names[] = {"content-length", "transfer-encoding", "connection",
+					    "host"};
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		size_t n = strlen(names[i]);
 		if (len >= n && !strncasecmp(h, names[i], n) &&
@@ -239,10 +240,10 @@ static const struct {
 	const char *code;
 	int status;
 } codes[] = {
-	{ "internal", 500 },         { "invalid_argument", 400 },   { "unauthenticated", 401 },
-	{ "permission_denied", 403 }, { "not_found", 404 },         { "method_not_allowed", 405 },
-	{ "already_exists", 409 },   { "failed_precondition", 412 }, { "payload_too_large", 413 },
-	{ "not_implemented", 501 },  { "unavailable", 503 },
+    {"internal", 500},		{"invalid_argument", 400},    {"unauthenticated", 401},
+    {"permission_denied", 403}, {"not_found", 404},	      {"method_not_allowed", 405},
+    {"already_exists", 409},	{"failed_precondition", 412}, {"payload_too_large", 413},
+    {"not_implemented", 501},	{"unavailable", 503},
 };
 
 int harness_check_answer(const struct buf *resp, bool head_request)
