@@ -293,12 +293,13 @@ load_bad() {
 	done
 }
 
-start_load() { # END
+start_load() { # END: names of this phase's containers and execs carry END,
+	# so those a stopped phase left half made never collide with the next's
 	load_pulls "$1" &
 	load_pids+=($!)
-	load_runs "$1" 1 &
+	load_runs "$1" "$1" &
 	load_pids+=($!)
-	load_execs "$1" 1 &
+	load_execs "$1" "$1" &
 	load_pids+=($!)
 	for k in 1 2 3; do
 		load_events "$1" &
