@@ -312,16 +312,33 @@ start_load() { # END: names of this phase's containers and execs carry END,
 # ---- samples ----
 
 lmdb_file=
-sample() { # PHASE: prints "t phase rss_kib fds mounts shims lmdb_bytes"
-	local rss fds mounts shims lmdb t
+sample() { # PHASE: prints "t phase rss_kib fds mounts shims lmdb_bytes registry_conns"
+	local rss fds conns mounts shims lmdb t
 	t=$(date +%s)
 	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$bpid/status" 2>/dev/null || echo 0)
-	fds=$(ls "/proc/$bpid/fd" 2>/dev/null | wc -l)
+	fd_list >"$tmp/fds.now"
+	# libcurl keeps finished connections to the registry for reuse (a pull
+	# opens one or several, as many as it fetched blobs at once): counted
+	# apart, they are not descriptors berthd lost
+	conns=$(grep -c ' registry connection$' "$tmp/fds.now" || true)
+	fds=$(($(wc -l <"$tmp/fds.now") - conns))
 	mounts=$(awk -v d="$tmp/" 'index($5, d) == 1' /proc/self/mountinfo | wc -l)
 	shims=$(berth_shims | wc -l)
 	[ -n "$lmdb_file" ] || lmdb_file=$(find "$tmp/root" -name data.mdb 2>/dev/null | head -n 1)
 	lmdb=$(stat -c %s "$lmdb_file" 2>/dev/null || echo 0)
-	echo "$t $1 $rss $fds $mounts $shims $lmdb"
+	echo "$t $1 $rss $fds $mounts $shims $lmdb $conns"
+}
+# what berthd's descriptors point at (for the report when their count grew);
+# TCP sockets whose peer is the registry's port are marked
+fd_list() {
+	local f
+	for f in /proc/"$bpid"/fd/*; do
+		printf '%s %s\n' "${f##*/}" "$(readlink "$f" 2>/dev/null)"
+	done | awk -v port="$(printf '%04X' "$port")" '
+		FILENAME != "-" { split($3, r, ":"); if (r[2] == port) reg[$10] = 1; next }
+		{ ino = $2; gsub(/[^0-9]/, "", ino)
+		  printf "%s -> %s%s\n", $1, $2, ($2 ~ /^socket:/ && ino in reg) ? " registry connection" : "" }
+	' /proc/net/tcp /proc/net/tcp6 -
 }
 # let the quiet daemon settle: nothing running but soak-x, events drained
 quiesce() {
@@ -343,6 +360,7 @@ stop_load
 quiesce
 rm -f "$tmp"/count.*
 base=$(sample quiet-before)
+cp "$tmp/fds.now" "$tmp/fds.before"
 echo "$base" >>"$samples"
 note "baseline: $base"
 note "load for ${duration}s, a sample every ${interval}s"
@@ -356,9 +374,10 @@ done
 stop_load
 quiesce
 final=$(sample quiet-after)
+cp "$tmp/fds.now" "$tmp/fds.after"
 echo "$final" >>"$samples"
 note "after: $final"
-[ -z "$csv" ] || { echo "time,phase,rss_kib,fds,mounts,shims,lmdb_bytes"; tr ' ' ',' <"$samples"; } >"$csv"
+[ -z "$csv" ] || { echo "time,phase,rss_kib,fds,mounts,shims,lmdb_bytes,registry_conns"; tr ' ' ',' <"$samples"; } >"$csv"
 
 # ---- verdict ----
 
@@ -397,10 +416,11 @@ summary=$tmp/summary
 	echo "| metric | quiet before | quiet after | slope under load | verdict |"
 	echo "|---|---|---|---|---|"
 	verdict_line "berthd RSS (KiB)" "$rb" "$ra" "$rss_ok" "$(slope 3)" KiB
-	verdict_line "berthd open fds" "$fb" "$fa" "$([ "$fa" -le "$fb" ] && echo 1 || echo 0)" "$(slope 4)" ""
+	verdict_line "berthd open fds (registry connections apart)" "$fb" "$fa" "$([ "$fa" -le "$fb" ] && echo 1 || echo 0)" "$(slope 4)" ""
 	verdict_line "mounts under the root" "$mb" "$ma" "$([ "$ma" -eq "$mb" ] && echo 1 || echo 0)" "$(slope 5)" ""
 	verdict_line "shims" "$sb" "$sa" "$([ "$sa" -eq "$sb" ] && echo 1 || echo 0)" "$(slope 6)" ""
 	verdict_line "LMDB file (bytes)" "$lb" "$la" skip "$(slope 7)" B
+	verdict_line "idle registry connections kept by libcurl" "$(col "$base" 8)" "$(col "$final" 8)" skip "$(slope 8)" ""
 	echo
 	n() { cat "$tmp/count.$1" 2>/dev/null | wc -l; }
 	echo "operations under load: $(n pulls) pulls (remove, gc, pull), $(n runs) \`run --rm\`," \
@@ -410,6 +430,11 @@ summary=$tmp/summary
 } >"$summary"
 cat "$summary"
 [ -z "$markdown" ] || cp "$summary" "$markdown"
+if [ "$fa" -gt "$fb" ]; then
+	echo "descriptors open after the load and not before:"
+	diff <(grep -v ' registry connection$' "$tmp/fds.before") \
+		<(grep -v ' registry connection$' "$tmp/fds.after") | sed -n 's/^> /  /p'
+fi
 if [ "$nfail" -gt 0 ]; then
 	echo "first load failures:"
 	head -n 20 "$fails"
