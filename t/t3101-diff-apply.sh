@@ -125,6 +125,13 @@ test_expect_success 'a malformed expected diffID or media type is refused before
 	test_grep "error not_found apply layer: directory .nowhere." err-line
 '
 
+test_expect_success 'without berth-worker (not beside, not in PATH) a layer fails clearly' '
+	mkdir root-noworker &&
+	(PATH=/usr/bin:/bin && export PATH && apply_fails root-noworker full.tar) &&
+	test_grep "error failed_precondition apply layer: berth-worker is not installed" err-line &&
+	test -z "$(ls -A root-noworker)"
+'
+
 # truncate FILE N: its first N bytes, into trunc-N.FILE
 truncate_to () {
 	head -c "$2" "$1" >"trunc-$2.$1"

@@ -13,6 +13,7 @@ test_expect_success 'make install DESTDIR=...' '
 	test -x inst/usr/bin/berthd &&
 	test -x inst/usr/bin/berth &&
 	test -x inst/usr/bin/berth-shim &&
+	test -x inst/usr/bin/berth-worker &&
 	test -f inst/usr/lib/systemd/system/berthd.service &&
 	test -f inst/usr/share/bash-completion/completions/berth &&
 	test -f inst/usr/share/doc/berth/config.example.json

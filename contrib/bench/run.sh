@@ -28,7 +28,7 @@ usage() {
 	cat <<EOF
 usage: contrib/bench/run.sh [options]
 
-  --build-dir DIR   build directory holding berthd, berth, berth-shim
+  --build-dir DIR   build directory holding berthd, berth, berth-shim, berth-worker
                     (default: \$BERTH_BUILD_DIR or .)
   --tmpdir DIR      where roots, state and the registry go (default /var/tmp)
   --runs N          serial runs per side (default 30)
@@ -76,7 +76,7 @@ done
 build_dir=$(cd "$build_dir" && pwd)
 BERTHD=$build_dir/berthd
 BERTH=$build_dir/berth
-for b in "$BERTHD" "$BERTH" "$build_dir/berth-shim"; do
+for b in "$BERTHD" "$BERTH" "$build_dir/berth-shim" "$build_dir/berth-worker"; do
 	[ -x "$b" ] || die "no \`$b\` (build first, or pass --build-dir)"
 done
 for t in curl jq docker-registry skopeo umoci busybox python3 runc; do

@@ -29,7 +29,7 @@ usage() {
 	cat <<EOF
 usage: contrib/bench/soak.sh [options]
 
-  --build-dir DIR   build directory holding berthd, berth, berth-shim
+  --build-dir DIR   build directory holding berthd, berth, berth-shim, berth-worker
                     (default: \$BERTH_BUILD_DIR or .)
   --tmpdir DIR      where the root, state and registry go (default /var/tmp)
   --duration S      seconds of loaded run after the warm-up (default 3600)
@@ -79,7 +79,7 @@ done
 build_dir=$(cd "$build_dir" && pwd)
 BERTHD=$build_dir/berthd
 BERTH=$build_dir/berth
-for b in "$BERTHD" "$BERTH" "$build_dir/berth-shim"; do
+for b in "$BERTHD" "$BERTH" "$build_dir/berth-shim" "$build_dir/berth-worker"; do
 	[ -x "$b" ] || die "no \`$b\` (build first, or pass --build-dir)"
 done
 for t in curl jq docker-registry skopeo umoci busybox python3 runc; do

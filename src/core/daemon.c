@@ -98,7 +98,9 @@ int daemon_open(struct daemon *d, err_t *err)
 	if (snapshots_open(d, err) < 0)
 		return -1;
 	plugin_set_status("io.berth.service.v1", "snapshots-service", PLUGIN_OK, NULL);
-	plugin_set_status("io.berth.diff.v1", "walking", PLUGIN_OK, NULL);
+	d->worker_bin = find_helper("berth-worker");
+	plugin_set_status("io.berth.diff.v1", "walking", d->worker_bin ? PLUGIN_OK : PLUGIN_ERROR,
+			  d->worker_bin ? NULL : "berth-worker not found");
 	d->gc = gc_new(d);
 	gc_schedule(d->gc); /* collect what a crash may have left */
 	plugin_set_status("io.berth.gc.v1", "scheduler", PLUGIN_OK, NULL);
@@ -139,6 +141,8 @@ void daemon_close(struct daemon *d)
 		event_free(d->trim_timer);
 	metrics_free(d->metrics);
 	curl_loop_free(d->curl);
+	free(d->worker_bin);
+	d->worker_bin = NULL;
 	child_table_free(d->children);
 	event_base_free(d->base);
 }

@@ -45,6 +45,7 @@ struct daemon {
 	struct gc *gc;                 /* garbage collector (src/gc) */
 	struct snapshots *snapshots;   /* snapshotters and their metadata (src/snapshots) */
 	struct tasks *tasks;           /* tasks and their shims (src/tasks) */
+	char *worker_bin;              /* berth-worker (layers and checkpoint tars), or NULL */
 	char uuid[37];
 	pid_t pid;
 	int64_t started_at_ns;

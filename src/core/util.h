@@ -111,4 +111,15 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 /* Read a whole (small) file; returns NULL with errno set on failure. */
 char *read_file(const char *path, size_t *len);
 
+/* Remove a directory tree that holds no mounts, best effort (CRIU images,
+ * work files); it does not cross into other filesystems. */
+void rm_tree(const char *path);
+/* An executable regular file named name in PATH (root's sbin directories
+ * added: runc lives in /usr/sbin, which a user's PATH may lack), malloc'd;
+ * NULL when there is none. */
+char *path_lookup(const char *name);
+/* A helper program shipped with berth (berth-shim, berth-worker): beside
+ * the running executable first, else in PATH; NULL when not found. */
+char *find_helper(const char *name);
+
 #endif

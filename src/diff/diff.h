@@ -2,7 +2,8 @@
  * diff: apply one layer (tar, tar+gzip, tar+zstd; OCI or Docker media
  * types) onto a directory, in a confined worker process.
  *
- * diff_apply_start() forks a worker (no exec): it decompresses and hashes
+ * diff_apply_start() forks a child that execs berth-worker (so berthd does
+ * not load libarchive; found beside berthd or in PATH): it decompresses and hashes
  * the stream (the diffID) and pipes it to its own child, the extractor,
  * which writes the files with libarchive, so that the two run on two cores.
  * Both chroot into o->dir, set no_new_privs and install a seccomp allow-list

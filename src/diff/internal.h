@@ -1,8 +1,9 @@
 /*
  * diff internals: the worker's side (extract.c, confine.c) and the pure
  * helpers it uses (path.c: entry path cleaning, whiteout names, a path set).
- * The worker runs in a forked child of berthd: it touches none of the
- * parent's loop, LMDB or HTTP state.
+ * The worker is berth-worker (worker_bin.c), exec'd by a forked child of
+ * berthd: it shares none of the parent's loop, LMDB or HTTP state, and
+ * berthd itself does not link libarchive.
  */
 #ifndef BERTH_DIFF_INTERNAL_H
 #define BERTH_DIFF_INTERNAL_H
@@ -49,6 +50,9 @@ void extractor_main(const struct worker_opts *o) __attribute__((noreturn));
  * layer's root. *entries counts the entries read. The fuzzer (t/fuzz) runs
  * it in-process, in a directory of its own. */
 int extract_tar(const struct worker_opts *o, int in_fd, uint64_t *entries, err_t *err);
+/* berth-worker archive DIR: DIR as a pax tar on fd 1, errors on fd 2, then
+ * DIR removed; never returns. */
+void archive_dir_main(const char *dir) __attribute__((noreturn));
 /* Print one JSON line on fd 1 (stolen); exit 1 after an error. */
 void worker_report(json_t *j);
 void worker_report_error(err_t err) __attribute__((noreturn));

@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -331,7 +333,10 @@ static int high_fd(int fd)
 
 /* In the child, never returns: rebuild fds 0..3, close every other one,
  * reset signals, then confine and extract. */
-static void child(const struct worker_opts *o, pid_t parent, int in, int status, int err, int root)
+/* In the forked child: descriptors as WORKER_FD_*, then berth-worker. An
+ * exec failure is reported on the status pipe as the worker would. */
+__attribute__((noreturn)) static void child(char *const argv[], pid_t parent, int in, int status,
+					    int err, int root)
 {
 	/* berthd gone (even before this line ran): so is the worker */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
@@ -348,7 +353,14 @@ static void child(const struct worker_opts *o, pid_t parent, int in, int status,
 	if (syscall(SYS_close_range, 4U, ~0U, 0U) < 0)
 		for (int fd = 4; fd < 65536; fd++)
 			close(fd);
-	worker_main(o);
+	execv(argv[0], argv);
+	char msg[PATH_MAX + 128];
+	snprintf(msg, sizeof(msg), "start the unpack worker `%s`: %s", argv[0], strerror(errno));
+	json_t *j = json_pack("{s:s,s:s}", "error", msg, "kind", "internal");
+	char *line = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	if (line)
+		dprintf(WORKER_FD_STATUS, "%s\n", line);
+	_exit(125);
 }
 
 static int make_pipe(int p[2], err_t *err)
@@ -363,6 +375,11 @@ struct diff_job *diff_apply_start(struct daemon *d, const struct diff_apply_opts
 {
 	if (!o->dir || !*o->dir) {
 		make_error(err, E_INVALID_ARGUMENT, 0, "apply layer: no target directory");
+		return NULL;
+	}
+	if (!d->worker_bin) {
+		make_error(err, E_FAILED_PRECONDITION, 0,
+			   "apply layer: berth-worker is not installed beside berthd nor in PATH");
 		return NULL;
 	}
 	if (o->whiteouts != DIFF_WHITEOUTS_OVERLAY && o->whiteouts != DIFF_WHITEOUTS_DELETE) {
@@ -414,13 +431,23 @@ struct diff_job *diff_apply_start(struct daemon *d, const struct diff_apply_opts
 	if (in[1] >= 0)
 		fcntl(in[1], F_SETPIPE_SZ, DIFF_JOB_BUFFER); /* fewer wake-ups; best effort */
 
-	struct worker_opts wo = { .whiteouts = o->whiteouts,
-				  .expected_diff_id = o->expected_diff_id,
-				  .input_is_file = o->src_fd >= 0 };
+	char *argv[8];
+	int argc = 0;
+	argv[argc++] = (char *)d->worker_bin;
+	argv[argc++] = "apply";
+	argv[argc++] = "--whiteouts";
+	argv[argc++] = o->whiteouts == DIFF_WHITEOUTS_DELETE ? "delete" : "overlay";
+	if (o->expected_diff_id) {
+		argv[argc++] = "--diff-id";
+		argv[argc++] = (char *)o->expected_diff_id;
+	}
+	if (o->src_fd >= 0)
+		argv[argc++] = "--input-file";
+	argv[argc] = NULL;
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0)
-		child(&wo, parent, in[0], st[1], se[1], root);
+		child(argv, parent, in[0], st[1], se[1], root);
 	int fork_errno = errno;
 	close_fd(&in[0]);
 	close_fd(&st[1]);

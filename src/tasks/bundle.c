@@ -75,22 +75,9 @@ char *runtime_find(const char *name, err_t *err)
 			   "runtime `%s`: give a name (runc, crun) or an absolute path", name);
 		return NULL;
 	}
-	const char *path = getenv("PATH");
-	cleanup_free char *p = xstrdup(path && *path ? path
-						  : "/usr/local/sbin:/usr/local/bin:/usr/sbin:"
-						    "/usr/bin:/sbin:/bin");
-	/* runc lives in /usr/sbin, which a user's PATH may lack */
-	cleanup_free char *all = xasprintf("%s:/usr/local/sbin:/usr/sbin:/sbin", p);
-	char *save = NULL;
-	for (char *dir = strtok_r(all, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-		if (!*dir)
-			continue;
-		char *cand = xasprintf("%s/%s", dir, name);
-		struct stat st;
-		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-	}
+	char *found = path_lookup(name);
+	if (found)
+		return found;
 	make_error(err, E_FAILED_PRECONDITION, 0, "runtime `%s` is not installed (not found in PATH)",
 		   name);
 	return NULL;

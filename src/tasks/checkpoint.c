@@ -4,9 +4,9 @@
  *
  * Checkpoint: `criu check` (criu.c), then the shim's `checkpoint` (`runtime
  * checkpoint --image-path <dir>/checkpoint --work-path <dir>/checkpoint-work
- * [--leave-running] ID`), then a short-lived worker process (forked, no
- * exec) writes the image directory as a tar to a pipe the loop watches and
- * removes it; the loop streams the bytes into a content writer. Then the
+ * [--leave-running] ID`), then a short-lived worker process (`berth-worker
+ * archive DIR`) writes the image directory as a tar to a pipe the loop
+ * watches and removes it; the loop streams the bytes into a content writer. Then the
  * container's spec is stored as a second blob and an OCI index names both,
  * as containerd's client does:
  *
@@ -29,7 +29,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,8 +36,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <event2/event.h>
 
 #include "containers/containers.h"
@@ -89,21 +86,6 @@ struct ckpt_job {
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (flag == FTW_DP || flag == FTW_D)
-		rmdir(path);
-	else
-		unlink(path);
-	return 0;
-}
-
-/* Remove a directory tree that holds no mounts (CRIU images, work files). */
-static void rm_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-}
 
 static void clear_checkpointing(struct ckpt_job *j)
 {
@@ -182,63 +164,6 @@ static void job_fail(struct ckpt_job *j, enum err_kind kind, const char *fmt, ..
 	err_free(&err);
 }
 
-/* ---- the archive worker (a forked child: no loop, no LMDB) --------------------- */
-
-__attribute__((noreturn)) static void archive_fail(struct archive *a, const char *what)
-{
-	const char *m = a ? archive_error_string(a) : NULL;
-	dprintf(2, "%s: %s\n", what, m ? m : strerror(errno));
-	_exit(1);
-}
-
-/* Write the tree under dir (entries relative to it) as a pax tar on fd 1,
- * then remove it. */
-__attribute__((noreturn)) static void archive_main(const char *dir)
-{
-	if (chdir(dir) < 0)
-		archive_fail(NULL, dir);
-	struct archive *out = archive_write_new();
-	if (archive_write_set_format_pax_restricted(out) != ARCHIVE_OK ||
-	    archive_write_open_fd(out, 1) != ARCHIVE_OK)
-		archive_fail(out, "tar");
-	struct archive *disk = archive_read_disk_new();
-	archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
-	if (archive_read_disk_open(disk, ".") != ARCHIVE_OK)
-		archive_fail(disk, dir);
-	static char chunk[65536];
-	for (;;) {
-		struct archive_entry *e = archive_entry_new();
-		int r = archive_read_next_header2(disk, e);
-		if (r == ARCHIVE_EOF) {
-			archive_entry_free(e);
-			break;
-		}
-		if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-			archive_fail(disk, dir);
-		archive_read_disk_descend(disk);
-		const char *name = archive_entry_pathname(e);
-		if (name && strcmp(name, ".") != 0) {
-			if (archive_write_header(out, e) != ARCHIVE_OK)
-				archive_fail(out, name);
-			if (archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0) {
-				ssize_t n;
-				while ((n = archive_read_data(disk, chunk, sizeof(chunk))) > 0)
-					if (archive_write_data(out, chunk, (size_t)n) != n)
-						archive_fail(out, name);
-				if (n < 0)
-					archive_fail(disk, name);
-			}
-		}
-		archive_entry_free(e);
-	}
-	archive_read_free(disk);
-	if (archive_write_close(out) != ARCHIVE_OK)
-		archive_fail(out, "tar");
-	archive_write_free(out);
-	if (chdir("/") == 0)
-		rm_tree(dir);
-	_exit(0);
-}
 
 /* ---- storing ------------------------------------------------------------------ */
 
@@ -437,6 +362,11 @@ static void start_archive(struct ckpt_job *j)
 	cleanup_free char *image = xasprintf("%s/checkpoint", j->dir);
 	cleanup_free char *ref =
 	    xasprintf("checkpoint-%s-%s-%lld", j->ns, j->id, (long long)time_now_ns());
+	if (!d->worker_bin) {
+		make_error(&err, E_FAILED_PRECONDITION, 0,
+			   "berth-worker is not installed beside berthd nor in PATH");
+		return job_finish(j, NULL, &err);
+	}
 	if (content_writer_open(d->content, j->ns, ref, NULL, 0, &j->w, &err) < 0)
 		return job_finish(j, NULL, &err);
 	int out[2], errp[2];
@@ -447,6 +377,7 @@ static void start_archive(struct ckpt_job *j)
 		close(out[1]);
 		goto fail;
 	}
+	char *argv[] = { d->worker_bin, "archive", image, NULL };
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(out[1], 1);
@@ -454,7 +385,9 @@ static void start_archive(struct ckpt_job *j)
 		/* none of berthd's sockets, LMDB or shim connections (the raw
 		 * syscall: sanitizer runtimes swallow close_range(3)) */
 		syscall(SYS_close_range, 3U, ~0U, 0U);
-		archive_main(image);
+		execv(argv[0], argv);
+		dprintf(2, "start `%s`: %s\n", argv[0], strerror(errno));
+		_exit(127);
 	}
 	int e = errno;
 	close(out[1]);

@@ -17,27 +17,6 @@
 
 /* ---- start-up and shutdown ---------------------------------------------------- */
 
-static char *find_shim(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			char *cand = xasprintf("%s/berth-shim", self);
-			if (access(cand, X_OK) == 0)
-				return cand;
-			free(cand);
-		}
-	}
-	err_t err = NULL;
-	char *p = runtime_find("berth-shim", &err);
-	err_free(&err);
-	return p;
-}
-
 static void restore_state_cb(void *data, json_t *result, err_t *err)
 {
 	struct task *t = data;
@@ -233,7 +212,7 @@ int tasks_open(struct daemon *d, err_t *err)
 	ts->d = d;
 	d->tasks = ts;
 	ts->dir = xasprintf("%s/tasks", d->cfg.state);
-	ts->shim_bin = find_shim();
+	ts->shim_bin = find_helper("berth-shim");
 	if (!ts->shim_bin)
 		log_warn("berth-shim not found: tasks cannot be created", "path=%s", "");
 	if (mkdir_p(ts->dir, 0711) < 0)

@@ -209,6 +209,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	c.d.base = event_base_new();
 	c.d.children = child_table_new();
+	c.d.worker_bin = find_helper("berth-worker"); /* the tests put the build in PATH */
 	struct event *sigchld = evsignal_new(c.d.base, SIGCHLD, chld_cb, &c);
 	event_add(sigchld, NULL);
 	c.pump_ev = event_new(c.d.base, -1, 0, pump_cb, &c);
@@ -278,5 +279,6 @@ int main(int argc, char **argv)
 	event_free(sigchld);
 	child_table_free(c.d.children);
 	event_base_free(c.d.base);
+	free(c.d.worker_bin);
 	return c.failed;
 }
