@@ -176,7 +176,7 @@ static void create_done(struct shim *s, struct rt_cmd *c, int status)
 		undo_created(s, &err);
 		return;
 	}
-	s->status = TASK_CREATED;
+	s->status = s->opts.start ? TASK_RUNNING : TASK_CREATED;
 	if ((s->pio.console && console_receive(s->pio.console, &err) < 0) ||
 	    ctl_listen(s, &err) < 0) {
 		undo_created(s, &err);
@@ -239,7 +239,8 @@ static int setup(struct shim *s, const char *dir, err_t *err)
 	return 0;
 }
 
-/* Mount, open the stdio, start `runtime create` (create_done goes on). */
+/* Mount, open the stdio, start `runtime create` (or `run --detach` with
+ * `start`; create_done goes on). */
 static int launch(struct shim *s, err_t *err)
 {
 	s->base = event_base_new();
@@ -255,14 +256,24 @@ static int launch(struct shim *s, err_t *err)
 	if (s->opts.checkpoint)
 		return launch_restore(s, err);
 	cleanup_free char *pidfile = shim_path(s, "init.pid");
-	const char *argv[] = { "--bundle", s->dir, "--pid-file", pidfile, s->opts.id, NULL, NULL,
-			       NULL };
+	/* with `start`, `run --detach`: one runtime process instead of create
+	 * and start (the init may then exit before create_done: it is kept
+	 * among the early exits) */
+	const char *argv[9] = { NULL };
+	size_t n = 0;
+	if (s->opts.start)
+		argv[n++] = "--detach";
+	argv[n++] = "--bundle";
+	argv[n++] = s->dir;
+	argv[n++] = "--pid-file";
+	argv[n++] = pidfile;
 	if (s->pio.console) { /* the runtime sends the pty master there */
-		argv[4] = "--console-socket";
-		argv[5] = console_socket(s->pio.console);
-		argv[6] = s->opts.id;
+		argv[n++] = "--console-socket";
+		argv[n++] = console_socket(s->pio.console);
 	}
-	return runtime_run(s, "create", argv, s->pio.child_fds, create_done, NULL, err);
+	argv[n++] = s->opts.id;
+	return runtime_run(s, s->opts.start ? "run" : "create", argv, s->pio.child_fds, create_done,
+			   NULL, err);
 }
 
 /* Set up and run the shim; returns the process exit code. */

@@ -85,6 +85,7 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 		{ "log", JF_BOOL, false },
 		{ "terminal", JF_BOOL, false },
 		{ "checkpoint", JF_STRING, false },
+		{ "start", JF_BOOL, false },
 		{ NULL },
 	};
 	memset(o, 0, sizeof(*o));
@@ -101,8 +102,12 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 	o->log = json_is_true(json_object_get(j, "log"));
 	o->terminal = json_is_true(json_object_get(j, "terminal"));
 	o->checkpoint = opt_string(j, "checkpoint");
+	o->start = json_is_true(json_object_get(j, "start"));
 	if (!*o->id)
 		return make_error(err, E_INVALID_ARGUMENT, 0, "shim.json: `id` is empty");
+	if (o->start && o->checkpoint)
+		return make_error(err, E_INVALID_ARGUMENT, 0,
+				  "shim.json: `start` with a `checkpoint` (its start restores it)");
 	if (o->runtime[0] != '/')
 		return make_error(err, E_INVALID_ARGUMENT, 0,
 				  "shim.json: `runtime` must be an absolute path, not `%s`", o->runtime);

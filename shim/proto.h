@@ -45,6 +45,7 @@ struct shim_opts {
 	bool log;
 	bool terminal;
 	char *checkpoint;   /* a CRIU image directory: `start` restores it */
+	bool start;         /* `runtime run --detach`: created and started at once */
 };
 
 int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *err);

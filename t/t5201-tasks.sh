@@ -203,6 +203,50 @@ test_expect_success 'a command not in the image: the runtime says why, nothing i
 	api DELETE "$C/nocmd?cleanup=snapshot" && test "$(cat status)" = 204
 '
 
+test_expect_success 'create with "start": running at once, events create → start → exit → delete' '
+	new_container quick "\"process\":{\"args\":[\"sh\",\"-c\",\"echo started; exit 7\"]}" &&
+	api POST "$C/quick/task" -d "{\"log\":true,\"start\":true}" && test "$(cat status)" = 201 &&
+	jq -e ".status == \"running\" and .pid > 0" out &&
+	api POST "$C/quick/task/wait" && test "$(cat status)" = 200 &&
+	jq -e ".exit_status == 7" out &&
+	api GET "$C/quick/task/logs" && test "$(cat out)" = started &&
+	api POST "$C/quick/task/start" && test "$(cat status)" = 412 &&
+	api DELETE "$C/quick/task" && test "$(cat status)" = 200 &&
+	jq -e ".exit_status == 7" out &&
+	{ api GET "/v1/events?since=0&namespace=default&topic=/tasks/" --max-time 1 || :; } &&
+	sed -n "s/^data: //p" out | jq -r "select(.event.container_id == \"quick\") | .topic" >topics &&
+	printf "%s\n" /tasks/create /tasks/start /tasks/exit /tasks/delete >expect &&
+	test_cmp expect topics &&
+	api DELETE "$C/quick?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	nothing_left quick
+'
+
+test_expect_success 'create with "start": a long-running init is running; bad "start" values refused' '
+	new_container quick2 "\"process\":{\"args\":[\"sleep\",\"30\"]}" &&
+	api POST "$C/quick2/task" -d "{\"start\":\"yes\"}" && test "$(cat status)" = 400 &&
+	api POST "$C/quick2/task" -d "{\"start\":true,\"checkpoint\":\"sha256:$(printf %064d 0)\"}" &&
+	test "$(cat status)" = 400 && jq -r .error.message out | grep "checkpoint" &&
+	nothing_left quick2 &&
+	api POST "$C/quick2/task" -d "{\"start\":true}" && test "$(cat status)" = 201 &&
+	pid=$(jq .pid out) && test -d /proc/$pid &&
+	api GET "$C/quick2/task" && jq -e ".status == \"running\"" out &&
+	api POST "$C/quick2/task/kill" -d "{\"signal\":\"SIGKILL\"}" && test "$(cat status)" = 204 &&
+	api POST "$C/quick2/task/wait" && jq -e ".exit_status == 137" out &&
+	api DELETE "$C/quick2/task" && test "$(cat status)" = 200 &&
+	api DELETE "$C/quick2?cleanup=snapshot" && test "$(cat status)" = 204 &&
+	nothing_left quick2
+'
+
+test_expect_success 'create with "start" of a command not in the image: the runtime says why, nothing is left' '
+	new_container nocmd2 "\"process\":{\"args\":[\"/nonexistent\"]}" &&
+	api POST "$C/nocmd2/task" -d "{\"start\":true}" &&
+	cat out &&
+	test "$(cat status)" = 412 &&
+	jq -r .error.message out | grep -i "nonexistent" &&
+	nothing_left nocmd2 &&
+	api DELETE "$C/nocmd2?cleanup=snapshot" && test "$(cat status)" = 204
+'
+
 test_expect_success 'a missing runtime binary: a clear error, nothing left' '
 	api POST "$C" -d "{\"id\":\"rt1\",\"image\":\"$IMG\",\"runtime\":{\"name\":\"/no/such/runc\"}}" &&
 	if test "$(cat status)" = 201

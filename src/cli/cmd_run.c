@@ -413,7 +413,9 @@ static int run_detached(struct run *r)
 {
 	err_t err = NULL;
 	cleanup_free char *task = container_path(r, "/task");
-	cleanup_json json_t *tbody = json_pack("{s:b}", "log", 1);
+	/* without a terminal, created and started in one call (one runtime
+	 * process instead of two) */
+	cleanup_json json_t *tbody = json_pack("{s:b,s:b}", "log", 1, "start", 1);
 	if (r->tty) {
 		/* FIFOs the shim keeps open: `berth tasks attach` opens them again */
 		if (make_fifos(r, &err) < 0)
@@ -425,7 +427,7 @@ static int run_detached(struct run *r)
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
 	cleanup_free char *start = container_path(r, "/task/start");
-	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
+	if (r->tty && client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
 		int st = start_failure_status(err);
 		cli_fail(&err, st);
 		remove_task(r, NULL);
@@ -485,6 +487,11 @@ static int run_foreground(struct run *r)
 		   : json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
 	if (r->in_fifo)
 		json_object_set_new(tbody, "stdin", json_string(r->in_fifo));
+	/* a terminal gets its size before its start (a shell reads it once);
+	 * without one, created and started in one call (one runtime process
+	 * instead of two) */
+	if (!r->tty)
+		json_object_set_new(tbody, "start", json_true());
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
 	/* its size before it starts: a shell reads it once at start */
@@ -494,7 +501,7 @@ static int run_foreground(struct run *r)
 		return RUN_FAILED;
 	}
 	cleanup_free char *start = container_path(r, "/task/start");
-	if (client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
+	if (r->tty && client_call(r->c, "POST", start, NULL, NULL, &err) != CLIENT_OK) {
 		int st = start_failure_status(err);
 		cli_fail(&err, st);
 		remove_task(r, NULL);

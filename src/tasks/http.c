@@ -93,12 +93,17 @@ static void task_create_h(struct request *r)
 		{ "stdin", JF_ANY, false },  { "stdout", JF_ANY, false },
 		{ "stderr", JF_ANY, false }, { "terminal", JF_BOOL, false },
 		{ "log", JF_BOOL, false },   { "checkpoint", JF_ANY, false },
-		{ NULL },
+		{ "start", JF_BOOL, false }, { NULL },
 	};
 	err_t err = NULL;
 	cleanup_json json_t *body = NULL;
 	if (request_check_query(r, no_query, &err) < 0 || !(body = body_or_empty(r, fields, &err)))
 		return reply_error(r, &err);
+	json_t *cpv = json_object_get(body, "checkpoint");
+	if (json_is_true(json_object_get(body, "start")) && cpv && !json_is_null(cpv))
+		return reply_errorf(r, E_INVALID_ARGUMENT,
+				    "`start` with a `checkpoint`: the task's start restores it; "
+				    "create it, then start it");
 	static const char *const io[] = { "stdin", "stdout", "stderr" };
 	for (size_t i = 0; i < ARRAY_SIZE(io); i++) {
 		json_t *v = json_object_get(body, io[i]);

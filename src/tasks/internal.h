@@ -84,6 +84,7 @@ struct task {
 	void *create_data;
 	json_t *create_io;          /* restore: the request, while CRIU is checked */
 	json_t *create_event;
+	bool start_at_create;       /* create with `start`: runtime run --detach */
 	struct task *next;
 };
 

@@ -343,6 +343,44 @@ static void create_fail(struct task *t, err_t *err)
 	cb(data, NULL, err);
 }
 
+static void publish_start(struct task *t)
+{
+	events_publish(t->ts->d->events, t->ns, "/tasks/start",
+		       json_pack("{s:s,s:i}", "container_id", t->id, "pid", (int)t->pid));
+	log_debug("task started", "namespace=%s id=%s", t->ns, t->id);
+}
+
+/* The answer of a create with `start`: running (or already exited, then
+ * /tasks/exit follows /tasks/start). */
+static void started_at_create_cb(void *data, json_t *result, err_t *err)
+{
+	struct task *t = data;
+	/* an exit seen here (starting is still set) is published after the start */
+	if (err && *err) {
+		/* the shim went away at once: its exit.json tells, else unknown */
+		if (t->status == TS_CREATING && !task_read_exit_file(t))
+			t->status = TS_UNKNOWN;
+	} else if (t->status == TS_CREATING) {
+		t->status = TS_RUNNING;
+		if (!strcmp(json_get_string(result, "status") ?: "", "stopped"))
+			task_exited(t, result);
+	}
+	t->starting = false;
+	publish_start(t);
+	tasks_cb cb = t->create_cb;
+	void *cdata = t->create_data;
+	t->create_cb = NULL;
+	cleanup_json json_t *res = task_json(t);
+	if (t->status == TS_STOPPED) /* it ran and exited already */
+		json_object_set_new(res, "status", json_string("running"));
+	cb(cdata, res, NULL);
+	if (t->exit_deferred) {
+		t->exit_deferred = false;
+		publish_exit(t);
+		answer_waiters(t);
+	}
+}
+
 static void spawned_cb(void *data, pid_t init_pid, err_t *err)
 {
 	struct task *t = data;
@@ -359,13 +397,21 @@ static void spawned_cb(void *data, pid_t init_pid, err_t *err)
 		runtime_force_delete(t->ts->d, t->runtime, t->runtime_root, t->id, NULL, NULL);
 		return create_fail(t, &cerr);
 	}
-	t->status = TS_CREATED;
 	if (!t->restore_from) /* a restore has no cgroup before start */
 		t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
 	json_object_set_new(t->create_event, "pid", json_integer(init_pid));
 	events_publish(t->ts->d->events, t->ns, "/tasks/create", t->create_event);
 	t->create_event = NULL;
 	log_info("task created", "namespace=%s id=%s pid=%d", t->ns, t->id, (int)init_pid);
+	if (t->start_at_create) {
+		/* started too: the shim's state, asked on the connection it has
+		 * now accepted, says whether the init already exited (an exit
+		 * after it is announced on that connection) */
+		t->starting = true;
+		shim_call(t->conn, "state", NULL, started_at_create_cb, t);
+		return;
+	}
+	t->status = TS_CREATED;
 	tasks_cb cb = t->create_cb;
 	void *cdata = t->create_data;
 	t->create_cb = NULL;
@@ -458,10 +504,11 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	if (mkdir(rootfs, 0755) < 0)
 		return make_error(err, E_INTERNAL, errno, "create `%s`", rootfs);
 	cleanup_json json_t *opts = json_pack(
-		"{s:s,s:s,s:s,s:s,s:O,s:O?,s:O?,s:O?,s:b,s:b}", "id", t->id, "namespace", t->ns,
+		"{s:s,s:s,s:s,s:s,s:O,s:O?,s:O?,s:O?,s:b,s:b,s:b}", "id", t->id, "namespace", t->ns,
 		"runtime", t->runtime, "runtime_root", t->runtime_root, "mounts", mounts, "stdin",
 		json_object_get(io, "stdin"), "stdout", json_object_get(io, "stdout"), "stderr",
-		json_object_get(io, "stderr"), "log", t->log, "terminal", terminal);
+		json_object_get(io, "stderr"), "log", t->log, "terminal", terminal, "start",
+		t->start_at_create);
 	if (t->restore_from) {
 		cleanup_free char *cp = xasprintf("%s/checkpoint", t->dir);
 		json_object_set_new(opts, "checkpoint", json_string(cp));
@@ -531,6 +578,7 @@ void tasks_create(struct daemon *d, const char *ns, const char *id, json_t *io, 
 		return task_answer_later(d, cb, data, NULL, &err);
 	struct task *t = task_new(ts, ns, id);
 	t->status = TS_CREATING;
+	t->start_at_create = json_is_true(json_object_get(io, "start"));
 	t->create_cb = cb;
 	t->create_data = data;
 	if (tar) {
@@ -577,9 +625,7 @@ static void started_cb(void *data, json_t *result, err_t *err)
 			if (!t->oom)
 				t->oom = oom_watch_start(t->ts->d, t->ns, t->id, t->cgroup_path);
 		}
-		events_publish(t->ts->d->events, t->ns, "/tasks/start",
-			       json_pack("{s:s,s:i}", "container_id", t->id, "pid", (int)t->pid));
-		log_debug("task started", "namespace=%s id=%s", t->ns, t->id);
+		publish_start(t);
 		cleanup_json json_t *res = task_json(t);
 		if (t->status == TS_STOPPED) /* it ran and exited already */
 			json_object_set_new(res, "status", json_string("running"));
