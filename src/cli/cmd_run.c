@@ -44,6 +44,7 @@
 #include "cli/cli.h"
 #include "cli/container_opts.h"
 #include "cli/tty.h"
+#include "cli/util.h"
 #include "core/json.h"
 #include "remotes/reference.h"
 
@@ -56,7 +57,7 @@ enum {
 	RUN_NOT_FOUND = 127,	 /* the command is not in the image */
 };
 
-enum { OUT, ERR, NSTREAMS };
+enum { OUT = CIO_OUT, ERR = CIO_ERR }; /* the output streams */
 
 struct run {
 	struct cli *cli;
@@ -64,15 +65,11 @@ struct run {
 	struct client *killer; /* a second connection for kill during the wait */
 	const char *id;
 	bool rm;
-	char *dir;	      /* the private FIFO directory, or NULL */
-	char *fifo[NSTREAMS]; /* its stdout and stderr FIFOs */
-	int fd[NSTREAMS];     /* their read ends, -1 once at EOF */
+	struct cio io;	      /* FIFOs: stdout, stdin with -i, stderr without -t */
 	bool interactive;     /* -i: our stdin goes to the container */
 	bool tty;	      /* -t: the container gets a terminal (stdout only) */
 	bool keep_fifos;      /* -d -t: they outlive us (`berth tasks attach`) */
-	char *in_fifo;	      /* then: its stdin FIFO */
-	int in_fd;	      /* our end of it (O_RDWR), -1 once closed */
-	bool in_eof;	      /* our stdin has ended: close in_fd once inbuf is out */
+	bool in_eof;	      /* our stdin has ended: close the FIFO once inbuf is out */
 	struct buf inbuf;     /* read from our stdin, not yet taken by the FIFO */
 	int sigfd;
 	bool interrupted; /* a SIGINT was forwarded: the next one is SIGKILL */
@@ -82,18 +79,6 @@ static char *container_path(const struct run *r, const char *rest)
 {
 	cleanup_free char *e = client_escape(r->id);
 	return cli_ns_path(r->cli, "/containers/%s%s", e, rest);
-}
-
-/* 126 or 127 when the runtime said the command cannot run, else 125 (as
- * docker reads the runtime's message). */
-static int start_failure_status(const err_t err)
-{
-	const char *m = err ? err->msg : "";
-	if (strstr(m, "executable file not found") || strstr(m, "no such file or directory"))
-		return RUN_NOT_FOUND;
-	if (strstr(m, "permission denied"))
-		return RUN_CANNOT_INVOKE;
-	return RUN_FAILED;
 }
 
 /* Delete the task (*reply, when not NULL, gets berthd's answer); a failure
@@ -123,73 +108,8 @@ static bool remove_container(struct run *r)
 
 static void remove_fifos(struct run *r)
 {
-	if (r->keep_fifos) { /* the shim holds them; `berth tasks rm` removes them */
-		free(r->in_fifo);
-		r->in_fifo = NULL;
-		free(r->dir);
-		r->dir = NULL;
-	}
-	for (int i = 0; i < NSTREAMS; i++) {
-		if (r->fd[i] >= 0)
-			close(r->fd[i]);
-		r->fd[i] = -1;
-		if (r->fifo[i] && !r->keep_fifos)
-			unlink(r->fifo[i]);
-		free(r->fifo[i]);
-		r->fifo[i] = NULL;
-	}
-	if (r->in_fd >= 0)
-		close(r->in_fd);
-	r->in_fd = -1;
-	if (r->in_fifo)
-		unlink(r->in_fifo);
-	free(r->in_fifo);
-	r->in_fifo = NULL;
+	cio_release(&r->io, r->keep_fifos); /* kept: `berth tasks rm` removes them */
 	buf_release(&r->inbuf);
-	if (r->dir)
-		rmdir(r->dir);
-	free(r->dir);
-	r->dir = NULL;
-}
-
-/* The private directory and its FIFOs, opened for reading before the task
- * exists (a non-blocking open of a FIFO's read end needs no writer), as
- * containerd's cio. */
-static int make_fifos(struct run *r, err_t *err)
-{
-	const char *base = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-	if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
-		base = "/tmp";
-	r->dir = xasprintf("%s/berth-run-XXXXXX", base);
-	if (!mkdtemp(r->dir)) {
-		int e = errno;
-		free(r->dir);
-		r->dir = NULL;
-		return make_error(err, E_INTERNAL, e, "cannot make a FIFO directory in `%s`", base);
-	}
-	static const char *const names[NSTREAMS] = {"stdout", "stderr"};
-	for (int i = 0; i < (r->tty ? 1 : NSTREAMS); i++) { /* a terminal: stdout only */
-		r->fifo[i] = xasprintf("%s/%s", r->dir, names[i]);
-		if (mkfifo(r->fifo[i], 0600) < 0)
-			return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`",
-					  r->fifo[i]);
-		r->fd[i] = open(r->fifo[i], O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-		if (r->fd[i] < 0)
-			return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`",
-					  r->fifo[i]);
-	}
-	if (!r->interactive)
-		return 0;
-	/* open before the shim reads it, and read-write: a FIFO without a writer
-	 * reads as its end. Closing it is the end of the container's stdin. */
-	r->in_fifo = xasprintf("%s/stdin", r->dir);
-	if (mkfifo(r->in_fifo, 0600) < 0)
-		return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`", r->in_fifo);
-	r->in_fd = open(r->in_fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (r->in_fd < 0)
-		return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`", r->in_fifo);
-	return 0;
 }
 
 static void write_all(int fd, const char *p, size_t n)
@@ -212,7 +132,7 @@ static bool copy_stream(struct run *r, int i)
 	char buf[65536];
 	bool got = false;
 	for (;;) {
-		ssize_t n = read(r->fd[i], buf, sizeof(buf));
+		ssize_t n = read(r->io.fd[i], buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
@@ -223,8 +143,8 @@ static bool copy_stream(struct run *r, int i)
 			continue;
 		}
 		if (n == 0) { /* poll said ready, and no writer remains: the end */
-			close(r->fd[i]);
-			r->fd[i] = -1;
+			close(r->io.fd[i]);
+			r->io.fd[i] = -1;
 		}
 		return got; /* EAGAIN: all taken */
 	}
@@ -257,9 +177,9 @@ static void forward_signal(struct run *r, int sig)
 
 static void close_stdin(struct run *r)
 {
-	if (r->in_fd >= 0)
-		close(r->in_fd);
-	r->in_fd = -1;
+	if (r->io.fd[CIO_IN] >= 0)
+		close(r->io.fd[CIO_IN]);
+	r->io.fd[CIO_IN] = -1;
 	buf_reset(&r->inbuf);
 }
 
@@ -283,7 +203,7 @@ static void read_stdin(struct run *r)
 /* -i: hand the FIFO what it takes of inbuf. */
 static void write_stdin(struct run *r)
 {
-	ssize_t n = write(r->in_fd, r->inbuf.data, r->inbuf.len);
+	ssize_t n = write(r->io.fd[CIO_IN], r->inbuf.data, r->inbuf.len);
 	if (n < 0 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n < 0) { /* EPIPE: nobody reads the container's stdin any more */
@@ -312,23 +232,23 @@ static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
 	cleanup_free char *path = container_path(r, "/task/wait");
 	struct client_async *a = client_async_new(r->c, "POST", path, NULL);
 	enum { SIGNALS = -1, STDIN = -2, STDIN_FIFO = -3 };
-	struct pollfd fds[2 + NSTREAMS];
-	int map[2 + NSTREAMS];
+	struct pollfd fds[2 + CIO_N];
+	int map[2 + CIO_N];
 	bool done = false;
 	while (!done) {
 		unsigned n = 0;
 		fds[n] = (struct pollfd){.fd = r->sigfd, .events = POLLIN};
 		map[n++] = SIGNALS;
-		if (r->in_fd >= 0 && r->inbuf.len) {
-			fds[n] = (struct pollfd){.fd = r->in_fd, .events = POLLOUT};
+		if (r->io.fd[CIO_IN] >= 0 && r->inbuf.len) {
+			fds[n] = (struct pollfd){.fd = r->io.fd[CIO_IN], .events = POLLOUT};
 			map[n++] = STDIN_FIFO;
-		} else if (r->in_fd >= 0 && !r->in_eof) {
+		} else if (r->io.fd[CIO_IN] >= 0 && !r->in_eof) {
 			fds[n] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
 			map[n++] = STDIN;
 		}
-		for (int i = 0; i < NSTREAMS; i++) {
-			if (r->fd[i] >= 0) {
-				fds[n] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
+		for (int i = OUT; i <= ERR; i++) {
+			if (r->io.fd[i] >= 0) {
+				fds[n] = (struct pollfd){.fd = r->io.fd[i], .events = POLLIN};
 				map[n++] = i;
 			}
 		}
@@ -342,7 +262,7 @@ static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
 				read_stdin(r);
 			else if (map[k] == STDIN_FIFO)
 				write_stdin(r);
-			else if (r->fd[map[k]] >= 0)
+			else if (r->io.fd[map[k]] >= 0)
 				copy_stream(r, map[k]);
 		}
 	}
@@ -350,9 +270,9 @@ static enum client_status wait_exit(struct run *r, json_t **reply, err_t *err)
 	enum client_status st = client_async_finish(a, reply, err);
 	for (;;) {
 		unsigned n = 0;
-		for (int i = 0; i < NSTREAMS; i++) {
-			if (r->fd[i] >= 0) {
-				fds[n] = (struct pollfd){.fd = r->fd[i], .events = POLLIN};
+		for (int i = OUT; i <= ERR; i++) {
+			if (r->io.fd[i] >= 0) {
+				fds[n] = (struct pollfd){.fd = r->io.fd[i], .events = POLLIN};
 				map[n++] = i;
 			}
 		}
@@ -418,11 +338,11 @@ static int run_detached(struct run *r)
 	cleanup_json json_t *tbody = json_pack("{s:b,s:b}", "log", 1, "start", 1);
 	if (r->tty) {
 		/* FIFOs the shim keeps open: `berth tasks attach` opens them again */
-		if (make_fifos(r, &err) < 0)
+		if (cio_make(&r->io, "berth-run", r->interactive, !r->tty, &err) < 0)
 			return cli_fail(&err, RUN_FAILED);
 		json_decref(tbody);
-		tbody = json_pack("{s:b,s:s,s:s}", "terminal", 1, "stdout", r->fifo[OUT], "stdin",
-				  r->in_fifo);
+		tbody = json_pack("{s:b,s:s,s:s}", "terminal", 1, "stdout", r->io.path[OUT], "stdin",
+				  r->io.path[CIO_IN]);
 	}
 	if (client_call(r->c, "POST", task, tbody, NULL, &err) != CLIENT_OK)
 		return cli_fail(&err, start_failure_status(err));
@@ -456,14 +376,14 @@ static int run_terminal(struct run *r)
 	    .cli = r->cli,
 	    .c = r->c,
 	    .id = r->id,
-	    .in_fd = r->in_fd,
-	    .out_fd = r->fd[OUT],
+	    .in_fd = r->io.fd[CIO_IN],
+	    .out_fd = r->io.fd[OUT],
 	    .err_fd = -1,
 	    .sigfd = r->sigfd,
 	    .on_signal = forward_cb,
 	    .arg = r,
 	};
-	r->in_fd = -1; /* tty_attach_run closes it */
+	r->io.fd[CIO_IN] = -1; /* tty_attach_run closes it */
 	int status = tty_attach_run(&a, &err);
 	tty_restore();
 	tty_attach_release(&a);
@@ -479,14 +399,14 @@ static int run_terminal(struct run *r)
 static int run_foreground(struct run *r)
 {
 	err_t err = NULL;
-	if (make_fifos(r, &err) < 0)
+	if (cio_make(&r->io, "berth-run", r->interactive, !r->tty, &err) < 0)
 		return cli_fail(&err, RUN_FAILED);
 	cleanup_free char *task = container_path(r, "/task");
 	cleanup_json json_t *tbody =
-	    r->tty ? json_pack("{s:s,s:b}", "stdout", r->fifo[OUT], "terminal", 1)
-		   : json_pack("{s:s,s:s}", "stdout", r->fifo[OUT], "stderr", r->fifo[ERR]);
-	if (r->in_fifo)
-		json_object_set_new(tbody, "stdin", json_string(r->in_fifo));
+	    r->tty ? json_pack("{s:s,s:b}", "stdout", r->io.path[OUT], "terminal", 1)
+		   : json_pack("{s:s,s:s}", "stdout", r->io.path[OUT], "stderr", r->io.path[ERR]);
+	if (r->io.path[CIO_IN])
+		json_object_set_new(tbody, "stdin", json_string(r->io.path[CIO_IN]));
 	/* a terminal gets its size before its start (a shell reads it once);
 	 * without one, created and started in one call (one runtime process
 	 * instead of two) */
@@ -534,7 +454,7 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	};
 	cleanup_free struct option *longopts = container_opts_merge(own);
 	struct container_opts o = CONTAINER_OPTS_INIT;
-	struct run r = {.cli = cli, .fd = {-1, -1}, .in_fd = -1, .inbuf = BUF_INIT, .sigfd = -1};
+	struct run r = {.cli = cli, .io = CIO_INIT, .inbuf = BUF_INIT, .sigfd = -1};
 	bool detach = false;
 	int c;
 	while ((c = cli_getopt(cli, argc, argv, "+dith", longopts)) != -1) {

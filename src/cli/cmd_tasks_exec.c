@@ -19,12 +19,14 @@
 
 #include "cli/cli.h"
 #include "cli/tty.h"
+#include "cli/util.h"
 #include "core/json.h"
 
 enum { OPT_EXEC_ID = 256, OPT_ENV, OPT_USER, OPT_CWD };
 
-/* As `berth run`: berth's own failure, the command cannot run, not found. */
-enum { EXEC_FAILED = 125, EXEC_CANNOT_INVOKE = 126, EXEC_NOT_FOUND = 127 };
+/* As `berth run`: berth's own failure (126 and 127, the command cannot run
+ * or is not found, come from start_failure_status). */
+enum { EXEC_FAILED = 125 };
 
 struct exec {
 	struct cli *cli;
@@ -33,9 +35,7 @@ struct exec {
 	const char *id;
 	char *exec_id;
 	bool tty, interactive;
-	char *dir;     /* the FIFO directory */
-	char *fifo[3]; /* stdin, stdout, stderr */
-	int fd[3];     /* our ends */
+	struct cio io; /* stdout, stdin with -i, stderr without -t */
 	bool interrupted;
 };
 
@@ -47,64 +47,6 @@ static char *exec_path(const struct exec *x, bool eid, const char *rest)
 		return cli_ns_path(x->cli, "/containers/%s/task/exec", e);
 	cleanup_free char *ee = client_escape(x->exec_id);
 	return cli_ns_path(x->cli, "/containers/%s/task/exec/%s%s", e, ee, rest);
-}
-
-static void remove_fifos(struct exec *x)
-{
-	for (int i = 0; i < 3; i++) {
-		if (x->fd[i] >= 0)
-			close(x->fd[i]);
-		x->fd[i] = -1;
-		if (x->fifo[i])
-			unlink(x->fifo[i]);
-		free(x->fifo[i]);
-		x->fifo[i] = NULL;
-	}
-	if (x->dir)
-		rmdir(x->dir);
-	free(x->dir);
-	x->dir = NULL;
-}
-
-/* stdin (with -i, opened read-write: its close is the process's EOF),
- * stdout, and stderr unless -t; read ends open before the exec exists. */
-static int make_fifos(struct exec *x, err_t *err)
-{
-	const char *base = getenv("XDG_RUNTIME_DIR");
-	struct stat st;
-	if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
-		base = "/tmp";
-	x->dir = xasprintf("%s/berth-exec-XXXXXX", base);
-	if (!mkdtemp(x->dir)) {
-		int e = errno;
-		free(x->dir);
-		x->dir = NULL;
-		return make_error(err, E_INTERNAL, e, "cannot make a FIFO directory in `%s`", base);
-	}
-	static const char *const names[] = {"stdin", "stdout", "stderr"};
-	for (int i = 0; i < 3; i++) {
-		if ((i == 0 && !x->interactive) || (i == 2 && x->tty))
-			continue;
-		x->fifo[i] = xasprintf("%s/%s", x->dir, names[i]);
-		if (mkfifo(x->fifo[i], 0600) < 0)
-			return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`",
-					  x->fifo[i]);
-		x->fd[i] = open(x->fifo[i], (i ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC);
-		if (x->fd[i] < 0)
-			return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`",
-					  x->fifo[i]);
-	}
-	return 0;
-}
-
-static int start_failure_status(const err_t err)
-{
-	const char *m = err ? err->msg : "";
-	if (strstr(m, "executable file not found") || strstr(m, "no such file or directory"))
-		return EXEC_NOT_FOUND;
-	if (strstr(m, "permission denied"))
-		return EXEC_CANNOT_INVOKE;
-	return EXEC_FAILED;
 }
 
 /* SIGINT, SIGTERM, SIGHUP, SIGQUIT to the process; a second SIGINT is SIGKILL. */
@@ -148,12 +90,12 @@ static int run_exec(struct exec *x, json_t *process, bool detach, int sigfd)
 	if (detach) {
 		json_object_set_new(body, "log", json_true());
 	} else {
-		if (make_fifos(x, &err) < 0)
+		if (cio_make(&x->io, "berth-exec", x->interactive, !x->tty, &err) < 0)
 			return cli_fail(&err, EXEC_FAILED);
 		static const char *const keys[] = {"stdin", "stdout", "stderr"};
 		for (int i = 0; i < 3; i++)
-			if (x->fifo[i])
-				json_object_set_new(body, keys[i], json_string(x->fifo[i]));
+			if (x->io.path[i])
+				json_object_set_new(body, keys[i], json_string(x->io.path[i]));
 	}
 	cleanup_free char *add = exec_path(x, false, "");
 	if (client_call(x->c, "POST", add, body, NULL, &err) != CLIENT_OK)
@@ -180,14 +122,14 @@ static int run_exec(struct exec *x, json_t *process, bool detach, int sigfd)
 	    .c = x->c,
 	    .id = x->id,
 	    .exec_id = x->exec_id,
-	    .in_fd = x->fd[0],
-	    .out_fd = x->fd[1],
-	    .err_fd = x->fd[2],
+	    .in_fd = x->io.fd[CIO_IN],
+	    .out_fd = x->io.fd[CIO_OUT],
+	    .err_fd = x->io.fd[CIO_ERR],
 	    .sigfd = sigfd,
 	    .on_signal = forward_cb,
 	    .arg = x,
 	};
-	x->fd[0] = -1; /* tty_attach_run closes it */
+	x->io.fd[CIO_IN] = -1; /* tty_attach_run closes it */
 	int status = tty_attach_run(&a, &err);
 	tty_restore();
 	tty_attach_release(&a);
@@ -212,7 +154,7 @@ static int exec_run(struct cli *cli, int argc, char **argv)
 	    CLI_OPT_HELP,
 	    {NULL, 0, NULL, 0},
 	};
-	struct exec x = {.cli = cli, .fd = {-1, -1, -1}};
+	struct exec x = {.cli = cli, .io = CIO_INIT};
 	bool detach = false;
 	const char *exec_id = NULL;
 	cleanup_json json_t *process = json_object();
@@ -299,7 +241,7 @@ static int exec_run(struct cli *cli, int argc, char **argv)
 	while (sigtimedwait(&mask, NULL, &zero) > 0)
 		;
 	sigprocmask(SIG_SETMASK, &old, NULL);
-	remove_fifos(&x);
+	cio_release(&x.io, false);
 	client_free(x.killer);
 	free(x.exec_id);
 	return st;

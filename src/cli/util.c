@@ -2,7 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <time.h>
@@ -409,4 +412,61 @@ bool ndjson_finish(struct ndjson *n)
 void ndjson_release(struct ndjson *n)
 {
 	buf_release(&n->line);
+}
+
+int cio_make(struct cio *io, const char *prefix, bool in, bool err_stream, err_t *err)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	if (!base || !*base || stat(base, &st) < 0 || !S_ISDIR(st.st_mode))
+		base = "/tmp";
+	io->dir = xasprintf("%s/%s-XXXXXX", base, prefix);
+	if (!mkdtemp(io->dir)) {
+		int e = errno;
+		free(io->dir);
+		io->dir = NULL;
+		return make_error(err, E_INTERNAL, e, "cannot make a FIFO directory in `%s`", base);
+	}
+	static const char *const names[CIO_N] = { "stdin", "stdout", "stderr" };
+	for (int i = 0; i < CIO_N; i++) {
+		if ((i == CIO_IN && !in) || (i == CIO_ERR && !err_stream))
+			continue;
+		io->path[i] = xasprintf("%s/%s", io->dir, names[i]);
+		if (mkfifo(io->path[i], 0600) < 0)
+			return make_error(err, E_INTERNAL, errno, "cannot make FIFO `%s`",
+					  io->path[i]);
+		io->fd[i] = open(io->path[i], (i == CIO_IN ? O_RDWR : O_RDONLY) | O_NONBLOCK |
+						      O_CLOEXEC);
+		if (io->fd[i] < 0)
+			return make_error(err, E_INTERNAL, errno, "cannot open FIFO `%s`",
+					  io->path[i]);
+	}
+	return 0;
+}
+
+void cio_release(struct cio *io, bool keep)
+{
+	for (int i = 0; i < CIO_N; i++) {
+		if (io->fd[i] >= 0)
+			close(io->fd[i]);
+		io->fd[i] = -1;
+		if (io->path[i] && !keep)
+			unlink(io->path[i]);
+		free(io->path[i]);
+		io->path[i] = NULL;
+	}
+	if (io->dir && !keep)
+		rmdir(io->dir);
+	free(io->dir);
+	io->dir = NULL;
+}
+
+int start_failure_status(const err_t err)
+{
+	const char *m = err ? err->msg : "";
+	if (strstr(m, "executable file not found") || strstr(m, "no such file or directory"))
+		return 127;
+	if (strstr(m, "permission denied"))
+		return 126;
+	return 125;
 }

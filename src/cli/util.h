@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "core/err.h"
 #include "core/util.h"
 
 /* "512 B", "1.0 KiB", "12.3 MiB", "2.0 GiB" (binary units, one decimal). */
@@ -85,5 +86,31 @@ struct ndjson {
 bool ndjson_feed(struct ndjson *n, const char *data, size_t len);
 bool ndjson_finish(struct ndjson *n);
 void ndjson_release(struct ndjson *n);
+
+/* The client's end of a process's stdio, as containerd's cio: a private
+ * directory (in $XDG_RUNTIME_DIR, else /tmp) holding FIFOs whose paths
+ * berthd is given, our ends open before the process exists (a
+ * non-blocking open of a read end needs no writer). stdin is opened
+ * read-write, so that it reads as open until we close it: that close is the
+ * process's end of input. */
+enum { CIO_IN, CIO_OUT, CIO_ERR, CIO_N };
+struct cio {
+	char *dir;
+	char *path[CIO_N]; /* NULL for a stream not made */
+	int fd[CIO_N];     /* our ends, -1 when not made or closed */
+};
+#define CIO_INIT { .fd = { -1, -1, -1 } }
+/* stdout always, stdin when in, stderr when err_stream; the directory's
+ * name begins with prefix. -1 with *err set (what was made stays for
+ * cio_release). */
+int cio_make(struct cio *io, const char *prefix, bool in, bool err_stream, err_t *err);
+/* Close our ends and, unless keep (the shim holds them for a later attach),
+ * remove the FIFOs and the directory. */
+void cio_release(struct cio *io, bool keep);
+
+/* The exit status for a process that could not start, as docker reads the
+ * runtime's message: 127 the command is not found, 126 it cannot be
+ * invoked, else 125 (berth's or the runtime's own failure). */
+int start_failure_status(const err_t err);
 
 #endif
