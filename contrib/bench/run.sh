@@ -10,7 +10,9 @@
 #   1. serial latency of `berth run --rm IMG ID /bin/true` vs `ctr run --rm`
 #      vs `runc run` of an equivalent bundle (umoci unpack + the spec berth
 #      generates for the same command), alternating,
-#      N runs each: median and p90;
+#      N runs each: median and p90; and, as information, `ctr run --rm
+#      --seccomp` (ctr applies the default seccomp profile only when asked;
+#      berth's default spec has it);
 #   2. four concurrent create/start/wait/delete loops for --duration seconds
 #      (`berth run --rm` / `ctr run --rm`): containers per second;
 #   3. 50 idle `sleep` containers each: PSS per shim (/proc/PID/smaps_rollup)
@@ -350,6 +352,7 @@ time_cmd() {
 note "== serial: $runs x run --rm /bin/true each (berth, ctr, runc), alternating"
 : >"$tmp/lat.b"
 : >"$tmp/lat.c"
+: >"$tmp/lat.cs"
 : >"$tmp/lat.r"
 # one warm-up each, not counted
 B run --rm "$ref" warm /bin/true >/dev/null || die "berth run failed: $(tail -n 5 "$tmp/b/log")"
@@ -359,10 +362,12 @@ for i in $(seq "$runs"); do
 	if [ $((i % 2)) = 0 ]; then
 		time_cmd "$tmp/lat.r" runc --root "$tmp/runc" run --bundle "$tmp/bundle" "r$i"
 		[ -z "$have_containerd" ] || time_cmd "$tmp/lat.c" C run --rm "$ref" "s$i" /bin/true
+		[ -z "$have_containerd" ] || time_cmd "$tmp/lat.cs" C run --rm --seccomp "$ref" "z$i" /bin/true
 		time_cmd "$tmp/lat.b" B run --rm "$ref" "s$i" /bin/true
 	else
 		time_cmd "$tmp/lat.b" B run --rm "$ref" "s$i" /bin/true
 		[ -z "$have_containerd" ] || time_cmd "$tmp/lat.c" C run --rm "$ref" "s$i" /bin/true
+		[ -z "$have_containerd" ] || time_cmd "$tmp/lat.cs" C run --rm --seccomp "$ref" "z$i" /bin/true
 		time_cmd "$tmp/lat.r" runc --root "$tmp/runc" run --bundle "$tmp/bundle" "r$i"
 	fi
 done
@@ -376,6 +381,12 @@ if [ -n "$have_containerd" ]; then
 	row "run --rm /bin/true, median of $runs" "$b_med ms" "$c_med ms" "$(ratio "$b_med" "$c_med")" \
 		"<= 0.5x containerd" "$(verdict le "$b_med" "$(mul "$c_med" 0.5)")"
 	row "run --rm /bin/true, p90" "$b_p90 ms" "$c_p90 ms" "$(ratio "$b_p90" "$c_p90")" "-" info
+	# berth's default spec has the default seccomp profile (as Docker and
+	# containerd's CRI apply it); ctr applies it only with --seccomp, and
+	# runc compiling it is ~10 ms here: the same work on both sides
+	cs_med=$(median <"$tmp/lat.cs")
+	row "run --rm /bin/true, median, ctr with --seccomp (the profile berth applies by default)" \
+		"$b_med ms" "$cs_med ms" "$(ratio "$b_med" "$cs_med")" "-" info
 else
 	row "run --rm /bin/true, median of $runs" "$b_med ms" "-" "-" "<= 0.5x containerd" n/a
 	row "run --rm /bin/true, p90" "$b_p90 ms" "-" "-" "-" info
@@ -383,8 +394,9 @@ fi
 row "bare runc run (the floor), median / p90" "$r_med / $r_p90 ms" "-" "$(ratio "$b_med" "$r_med") (berth/runc)" \
 	"berth <= 2x runc" "$(verdict le "$b_med" "$(mul "$r_med" 2)")"
 
-# where berth's time goes: the same six requests `berth run --rm` makes,
-# one by one with curl, each timed (the task gets no stdio here)
+# where berth's time goes: the same five requests `berth run --rm` makes
+# (the task created and started in one, `runc run --detach`), one by one
+# with curl, each timed (the task gets no stdio here)
 note "== berth's steps, 10 times with curl"
 bcurl() { # bcurl FILE METHOD PATH [BODY]: time in ms appended to FILE; 2xx or die
 	local f=$1 m=$2 path=$3 out
@@ -393,12 +405,11 @@ bcurl() { # bcurl FILE METHOD PATH [BODY]: time in ms appended to FILE; 2xx or d
 	case $out in 2*) ;; *) die "$m $path: $out $(cat "$tmp/step.out")" ;; esac
 	echo "${out#* }" | awk '{ printf "%.3f\n", $1 * 1000 }' >>"$tmp/step.$f"
 }
-steps="container task start wait delete-task delete-container"
+steps="container task+start wait delete-task delete-container"
 for st in $steps; do : >"$tmp/step.$st"; done
 for i in $(seq 10); do
 	bcurl container POST /containers "{\"id\":\"st$i\",\"image\":\"$ref\",\"process\":{\"args\":[\"/bin/true\"]}}"
-	bcurl task POST "/containers/st$i/task" '{}'
-	bcurl start POST "/containers/st$i/task/start"
+	bcurl task+start POST "/containers/st$i/task" '{"start":true}'
 	bcurl wait POST "/containers/st$i/task/wait"
 	bcurl delete-task DELETE "/containers/st$i/task"
 	bcurl delete-container DELETE "/containers/st$i?cleanup=snapshot"

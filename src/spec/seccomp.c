@@ -232,6 +232,24 @@ static bool included(const struct group *g, const json_t *caps)
 	return false;
 }
 
+/* Whether each name of group gi exists on this architecture: libseccomp's
+ * resolver walks its tables, and every generated spec asks for ~370 names,
+ * so each is resolved once per process (kept for its life). */
+static const bool *known_names(size_t gi)
+{
+	static bool *cache[ARRAY_SIZE(groups)];
+	if (!cache[gi]) {
+		size_t n = 0;
+		while (groups[gi].names[n])
+			n++;
+		bool *ok = xmalloc(n ? n * sizeof(*ok) : 1);
+		for (size_t k = 0; k < n; k++)
+			ok[k] = seccomp_syscall_resolve_name(groups[gi].names[k]) != __NR_SCMP_ERROR;
+		cache[gi] = ok;
+	}
+	return cache[gi];
+}
+
 json_t *spec_seccomp_default(const json_t *caps)
 {
 	json_t *syscalls = json_array();
@@ -240,9 +258,10 @@ json_t *spec_seccomp_default(const json_t *caps)
 		if (!included(g, caps))
 			continue;
 		json_t *names = json_array();
-		for (const char *const *n = g->names; *n; n++)
-			if (seccomp_syscall_resolve_name(*n) != __NR_SCMP_ERROR)
-				json_array_append_new(names, json_string(*n));
+		const bool *known = known_names(i);
+		for (size_t k = 0; g->names[k]; k++)
+			if (known[k])
+				json_array_append_new(names, json_string(g->names[k]));
 		if (json_array_size(names) == 0) {
 			json_decref(names);
 			continue;
