@@ -86,6 +86,7 @@ int proto_parse_opts(const char *text, size_t len, struct shim_opts *o, err_t *e
 		{ "terminal", JF_BOOL, false },
 		{ "checkpoint", JF_STRING, false },
 		{ "start", JF_BOOL, false },
+		{ "cgroups_path", JF_STRING, false }, /* berthd's, for its live restore */
 		{ NULL },
 	};
 	memset(o, 0, sizeof(*o));

@@ -271,8 +271,10 @@ int main(int argc, char **argv)
 	raise_nofile();
 	signal(SIGPIPE, SIG_IGN);
 
-	if (daemon_open(&d, &err) < 0)
+	if (daemon_open(&d, &err) < 0) {
+		http_server_unbind(&d);
 		die_err(&err);
+	}
 
 	d.signals[0] = evsignal_new(d.base, SIGTERM, term_cb, &d);
 	d.signals[1] = evsignal_new(d.base, SIGINT, term_cb, &d);

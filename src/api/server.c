@@ -38,6 +38,7 @@ struct http_server {
 	size_t token_len;
 	char *unix_path;
 	struct event *kick;
+	int bound_fd[2]; /* listening, not yet served: Unix, TCP (-1: none) */
 };
 
 static void run_listener(struct http_listener *l);
@@ -458,27 +459,50 @@ static int load_token(struct http_server *srv, const char *path, err_t *err)
 	return 0;
 }
 
-int http_server_start(struct daemon *d, err_t *err)
+int http_server_bind(struct daemon *d, err_t *err)
 {
 	struct http_server *srv = xzalloc(sizeof(*srv));
 	srv->d = d;
 	srv->router = router_new(api_route_tables);
 	srv->kick = event_new(d->base, -1, 0, kick_cb, srv);
+	srv->bound_fd[0] = srv->bound_fd[1] = -1;
 	d->http = srv;
 
 	if (d->cfg.listen && load_token(srv, d->cfg.token_file, err) < 0)
 		return -1;
-	int fd = open_unix(d, err);
-	if (fd < 0)
+	if ((srv->bound_fd[0] = open_unix(d, err)) < 0)
 		return -1;
+	if (d->cfg.listen && (srv->bound_fd[1] = open_tcp(d, err)) < 0)
+		return -1;
+	return 0;
+}
+
+int http_server_start(struct daemon *d, err_t *err)
+{
+	if (!d->http && http_server_bind(d, err) < 0)
+		return -1;
+	struct http_server *srv = d->http;
+	int fd = steal_fd(&srv->bound_fd[0]);
 	if (start_listener(srv, fd, false, d->cfg.socket, err) < 0)
 		return -1;
-	if (d->cfg.listen) {
-		fd = open_tcp(d, err);
-		if (fd < 0 || start_listener(srv, fd, true, d->cfg.listen, err) < 0)
+	if (srv->bound_fd[1] >= 0) {
+		fd = steal_fd(&srv->bound_fd[1]);
+		if (start_listener(srv, fd, true, d->cfg.listen, err) < 0)
 			return -1;
 	}
 	return 0;
+}
+
+void http_server_unbind(struct daemon *d)
+{
+	struct http_server *srv = d->http;
+	if (!srv)
+		return;
+	for (int i = 0; i < 2; i++)
+		if (srv->bound_fd[i] >= 0)
+			close(steal_fd(&srv->bound_fd[i]));
+	if (srv->unix_path)
+		unlink(srv->unix_path);
 }
 
 void http_server_quiesce(struct daemon *d)
@@ -532,6 +556,9 @@ void http_server_stop(struct daemon *d)
 		MHD_stop_daemon(l->mhd);
 		free(l->desc);
 	}
+	for (int i = 0; i < 2; i++)
+		if (srv->bound_fd[i] >= 0)
+			close(srv->bound_fd[i]);
 	if (srv->unix_path) {
 		unlink(srv->unix_path);
 		free(srv->unix_path);

@@ -13,7 +13,16 @@
 #include "api/router.h"
 #include "core/daemon.h"
 
+/* Create the listening sockets (the Unix socket, and the TCP one when
+ * configured) without serving them yet: daemon_open does it first, so that
+ * clients of a restarting berthd wait in the backlog while it restores its
+ * state instead of being refused. */
+int http_server_bind(struct daemon *d, err_t *err);
+/* Serve them (binding first if http_server_bind was not called). */
 int http_server_start(struct daemon *d, err_t *err);
+/* After a failed start: close what http_server_bind made and remove the
+ * Unix socket (a refused start leaves no socket behind). */
+void http_server_unbind(struct daemon *d);
 /* Stop accepting new connections (shutdown, first step). */
 void http_server_quiesce(struct daemon *d);
 /* Requests received and not yet completed (streams included). */

@@ -65,6 +65,10 @@ int daemon_open(struct daemon *d, err_t *err)
 	if (!d->base)
 		return make_error(err, E_INTERNAL, 0, "cannot create the event loop");
 	d->children = child_table_new();
+	/* listening before the slow part (LMDB, live restore of the tasks):
+	 * clients queue instead of being refused; served once all is open */
+	if (http_server_bind(d, err) < 0)
+		return -1;
 	d->metrics = metrics_new();
 	d->curl = curl_loop_new(d, err);
 	if (!d->curl)

@@ -107,18 +107,39 @@ static void ready_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* The cgroup mounts, read again at most once a second: a burst of watches
+ * (the live restore of many tasks, containers started in a loop) reads
+ * /proc/self/mountinfo once. Kept for the process's life. */
+static struct cg_mounts mounts_cache = CG_MOUNTS_INIT;
+static int64_t mounts_read_ns;
+
+static const struct cg_mounts *recent_mounts(err_t *err)
+{
+	int64_t now = time_mono_ns();
+	if (mounts_read_ns && now - mounts_read_ns < 1000000000)
+		return &mounts_cache;
+	struct cg_mounts fresh = CG_MOUNTS_INIT;
+	if (cgstats_mounts_read(&fresh, err) < 0)
+		return NULL;
+	cgstats_mounts_release(&mounts_cache);
+	mounts_cache = fresh;
+	mounts_read_ns = now;
+	return &mounts_cache;
+}
+
 struct oom_watch *oom_watch_start(struct daemon *d, const char *ns, const char *id,
 				  const char *cgroup_path)
 {
 	if (!cgroup_path || cgroup_path[0] != '/')
 		return NULL;
-	struct cg_mounts m = CG_MOUNTS_INIT;
 	err_t err = NULL;
-	if (cgstats_mounts_read(&m, &err) < 0) {
+	const struct cg_mounts *mp = recent_mounts(&err);
+	if (!mp) {
 		log_debug("no OOM watch: mounts", "id=%s error=%s", id, err->msg);
 		err_free(&err);
 		return NULL;
 	}
+	const struct cg_mounts m = *mp; /* not to be released: the cache's */
 	struct oom_watch *w = xzalloc(sizeof(*w));
 	w->d = d;
 	w->fd = w->ctl_fd = -1;
@@ -153,7 +174,6 @@ struct oom_watch *oom_watch_start(struct daemon *d, const char *ns, const char *
 		log_debug("no OOM watch: no memory cgroup", "id=%s path=%s", id, cgroup_path);
 		goto fail;
 	}
-	cgstats_mounts_release(&m);
 	w->ns = xstrdup(ns);
 	w->id = xstrdup(id);
 	uint64_t n;
@@ -164,7 +184,6 @@ struct oom_watch *oom_watch_start(struct daemon *d, const char *ns, const char *
 	w->recheck = evtimer_new(d->base, recheck_cb, w);
 	return w;
 fail:
-	cgstats_mounts_release(&m);
 	oom_watch_free(w);
 	return NULL;
 }

@@ -82,14 +82,17 @@ static void restore_connected(struct tasks *ts, struct task *t)
 	cleanup_free char *ps = read_file(pidf, NULL);
 	if (ps && !t->pid)
 		t->pid = (pid_t)strtol(ps, NULL, 10);
-	cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
-	size_t slen;
-	cleanup_free char *stext = read_file(specf, &slen);
-	json_error_t jerr;
-	cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
-	const char *cg =
-		json_string_value(json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
-	t->cgroup_path = cg ? xstrdup(cg) : NULL;
+	if (!t->cgroup_path) {
+		/* a task made before shim.json named it: from its spec */
+		cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
+		size_t slen;
+		cleanup_free char *stext = read_file(specf, &slen);
+		json_error_t jerr;
+		cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
+		const char *cg = json_string_value(
+			json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
+		t->cgroup_path = cg ? xstrdup(cg) : NULL;
+	}
 	t->oom = oom_watch_start(ts->d, t->ns, t->id, t->cgroup_path);
 	if (t->conn)
 		shim_call(t->conn, "state", NULL, restore_state_cb, t);
@@ -154,6 +157,8 @@ static void restore_one(struct tasks *ts, const char *ns, const char *id)
 		t->runtime = rt ? xstrdup(rt) : NULL;
 		t->runtime_root = root ? xstrdup(root) : NULL;
 		t->log = json_is_true(json_object_get(j, "log"));
+		const char *cg = json_get_string(j, "cgroups_path");
+		t->cgroup_path = cg ? xstrdup(cg) : NULL;
 		task_set_stdio(t, j);
 	}
 	cleanup_free char *seen = xasprintf("%s/exit.seen", t->dir);

@@ -504,11 +504,11 @@ static int task_prepare(struct task *t, json_t *io, err_t *err)
 	if (mkdir(rootfs, 0755) < 0)
 		return make_error(err, E_INTERNAL, errno, "create `%s`", rootfs);
 	cleanup_json json_t *opts = json_pack(
-		"{s:s,s:s,s:s,s:s,s:O,s:O?,s:O?,s:O?,s:b,s:b,s:b}", "id", t->id, "namespace", t->ns,
-		"runtime", t->runtime, "runtime_root", t->runtime_root, "mounts", mounts, "stdin",
-		json_object_get(io, "stdin"), "stdout", json_object_get(io, "stdout"), "stderr",
-		json_object_get(io, "stderr"), "log", t->log, "terminal", terminal, "start",
-		t->start_at_create);
+		"{s:s,s:s,s:s,s:s,s:O,s:O?,s:O?,s:O?,s:b,s:b,s:b,s:s?}", "id", t->id, "namespace",
+		t->ns, "runtime", t->runtime, "runtime_root", t->runtime_root, "mounts", mounts,
+		"stdin", json_object_get(io, "stdin"), "stdout", json_object_get(io, "stdout"),
+		"stderr", json_object_get(io, "stderr"), "log", t->log, "terminal", terminal, "start",
+		t->start_at_create, "cgroups_path", t->cgroup_path);
 	if (t->restore_from) {
 		cleanup_free char *cp = xasprintf("%s/checkpoint", t->dir);
 		json_object_set_new(opts, "checkpoint", json_string(cp));
