@@ -150,6 +150,14 @@ test_expect_success 'an unusable root or state path: one line, exit 2' '
 	test_line_count = 1 err && grep "state directory" err
 '
 
+test_expect_success 'a start that fails after the socket is made (unusable metadata) leaves no socket' '
+	mkdir -p "$TRASH/r6" && : >"$TRASH/r6/meta" &&
+	! "$BERTHD" --config ok.json --root "$TRASH/r6" --state "$TRASH/s6" \
+		--socket "$TRASH/s6/b.sock" 2>err &&
+	cat err && grep "meta" err &&
+	test_path_is_missing "$TRASH/s6/b.sock"
+'
+
 test_expect_success '--listen without --token-file is refused' '
 	test_expect_code 2 "$BERTHD" --config ok.json --root "$TRASH/r6" --state "$TRASH/s6" \
 		--listen 127.0.0.1:1 2>err &&
