@@ -14,7 +14,8 @@
 #      --seccomp` (ctr applies the default seccomp profile only when asked;
 #      berth's default spec has it);
 #   2. four concurrent create/start/wait/delete loops for --duration seconds
-#      (`berth run --rm` / `ctr run --rm`): containers per second;
+#      (`berth run --rm` / `ctr run --rm`, and as information `ctr run --rm
+#      --seccomp`): containers per second;
 #   3. 50 idle `sleep` containers each: PSS per shim (/proc/PID/smaps_rollup)
 #      and the daemon's RSS; podman + conmon too when podman works;
 #   4. live restore: 20 running containers, kill -9 the daemon, restart it,
@@ -429,6 +430,8 @@ loop_worker() {
 		n=$((n + 1))
 		if [ "$side" = b ]; then
 			B run --rm "$ref" "w$w-$n" /bin/true >/dev/null 2>>"$tmp/errors" || { echo fail >>"$out"; continue; }
+		elif [ "$side" = cs ]; then
+			C run --rm --seccomp "$ref" "w$w-$n" /bin/true >/dev/null 2>>"$tmp/errors" || { echo fail >>"$out"; continue; }
 		else
 			C run --rm "$ref" "w$w-$n" /bin/true >/dev/null 2>>"$tmp/errors" || { echo fail >>"$out"; continue; }
 		fi
@@ -462,6 +465,10 @@ if [ -n "$have_containerd" ]; then
 	containerd_clear
 	row "concurrency-4 run --rm loop, containers/s" "$b_cps" "$c_cps" "$(ratio "$b_cps" "$c_cps")" \
 		">= 2x containerd" "$(verdict le "$(mul "$c_cps" 2)" "$b_cps")"
+	cs_cps=$(conc cs)
+	containerd_clear
+	row "concurrency-4, ctr with --seccomp (the profile berth applies by default)" "$b_cps" \
+		"$cs_cps" "$(ratio "$b_cps" "$cs_cps")" "-" info
 else
 	row "concurrency-4 run --rm loop, containers/s" "$b_cps" "-" "-" ">= 2x containerd" n/a
 fi
