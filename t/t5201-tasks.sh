@@ -35,6 +35,15 @@ nothing_left () {
 	! pgrep -f "berth-shim $TRASH/state/tasks/default/$1\$" >/dev/null || { echo "shim left"; return 1; }
 }
 
+# lifecycle_published ID: the replayed /tasks/ events of container ID are
+# create, start, exit, delete, in that order.
+lifecycle_published () {
+	{ api GET "/v1/events?since=0&namespace=default&topic=/tasks/" --max-time 1 || :; } &&
+	sed -n "s/^data: //p" out | jq -r "select(.event.container_id == \"$1\") | .topic" >topics &&
+	printf "%s\n" /tasks/create /tasks/start /tasks/exit /tasks/delete >expect &&
+	test_cmp expect topics
+}
+
 test_expect_success 'registry with busybox; berthd; image pulled' '
 	start_registry &&
 	push_image test/busybox &&
@@ -74,10 +83,7 @@ test_expect_success 'delete of a running task → 412; kill SIGTERM reaches the 
 	api DELETE "$C/life/task" && test "$(cat status)" = 200 &&
 	jq -e ".exit_status == 3" out &&
 	api GET "$C/life/task" && test "$(cat status)" = 404 &&
-	{ api GET "/v1/events?since=0&namespace=default&topic=/tasks/" --max-time 1 || :; } &&
-	sed -n "s/^data: //p" out | jq -r "select(.event.container_id == \"life\") | .topic" >topics &&
-	printf "%s\n" /tasks/create /tasks/start /tasks/exit /tasks/delete >expect &&
-	test_cmp expect topics &&
+	lifecycle_published life &&
 	api DELETE "$C/life?cleanup=snapshot" && test "$(cat status)" = 204 &&
 	nothing_left life
 '
@@ -213,10 +219,7 @@ test_expect_success 'create with "start": running at once, events create → sta
 	api POST "$C/quick/task/start" && test "$(cat status)" = 412 &&
 	api DELETE "$C/quick/task" && test "$(cat status)" = 200 &&
 	jq -e ".exit_status == 7" out &&
-	{ api GET "/v1/events?since=0&namespace=default&topic=/tasks/" --max-time 1 || :; } &&
-	sed -n "s/^data: //p" out | jq -r "select(.event.container_id == \"quick\") | .topic" >topics &&
-	printf "%s\n" /tasks/create /tasks/start /tasks/exit /tasks/delete >expect &&
-	test_cmp expect topics &&
+	lifecycle_published quick &&
 	api DELETE "$C/quick?cleanup=snapshot" && test "$(cat status)" = 204 &&
 	nothing_left quick
 '

@@ -116,6 +116,9 @@ void task_unlink_free(struct task *t);
 /* The init process has exited (params: {"exit_status","exited_at"}). */
 void task_exited(struct task *t, json_t *params);
 /* exit.json, if the shim wrote one: applied, true. */
+/* A JSON object file of the task's directory (shim.json, config.json,
+ * exit.json); NULL when it is missing, unreadable or not an object. */
+json_t *task_read_json(const struct task *t, const char *name);
 bool task_read_exit_file(struct task *t);
 int task_connect(struct task *t, err_t *err);
 void task_fail_waiters(struct task *t, enum err_kind kind, const char *msg);

@@ -84,11 +84,7 @@ static void restore_connected(struct tasks *ts, struct task *t)
 		t->pid = (pid_t)strtol(ps, NULL, 10);
 	if (!t->cgroup_path) {
 		/* a task made before shim.json named it: from its spec */
-		cleanup_free char *specf = xasprintf("%s/config.json", t->dir);
-		size_t slen;
-		cleanup_free char *stext = read_file(specf, &slen);
-		json_error_t jerr;
-		cleanup_json json_t *spec = stext ? json_loadb(stext, slen, 0, &jerr) : NULL;
+		cleanup_json json_t *spec = task_read_json(t, "config.json");
 		const char *cg = json_string_value(
 			json_object_get(json_object_get(spec, "linux"), "cgroupsPath"));
 		t->cgroup_path = cg ? xstrdup(cg) : NULL;
@@ -146,11 +142,7 @@ static void reconnect_cb(evutil_socket_t fd, short what, void *arg)
 static void restore_one(struct tasks *ts, const char *ns, const char *id)
 {
 	struct task *t = task_new(ts, ns, id);
-	cleanup_free char *optsf = xasprintf("%s/shim.json", t->dir);
-	size_t len;
-	cleanup_free char *opts = read_file(optsf, &len);
-	json_error_t jerr;
-	cleanup_json json_t *j = opts ? json_loadb(opts, len, 0, &jerr) : NULL;
+	cleanup_json json_t *j = task_read_json(t, "shim.json");
 	if (j) {
 		const char *rt = json_get_string(j, "runtime");
 		const char *root = json_get_string(j, "runtime_root");

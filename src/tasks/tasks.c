@@ -240,16 +240,24 @@ void task_exited(struct task *t, json_t *params)
 }
 
 /* exit.json, if the shim wrote one. */
-bool task_read_exit_file(struct task *t)
+json_t *task_read_json(const struct task *t, const char *name)
 {
-	cleanup_free char *path = xasprintf("%s/exit.json", t->dir);
+	cleanup_free char *path = xasprintf("%s/%s", t->dir, name);
 	size_t len;
 	cleanup_free char *data = read_file(path, &len);
-	if (!data)
-		return false;
 	json_error_t jerr;
-	cleanup_json json_t *j = json_loadb(data, len, 0, &jerr);
-	if (!j || !json_is_object(j))
+	json_t *j = data ? json_loadb(data, len, 0, &jerr) : NULL;
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+bool task_read_exit_file(struct task *t)
+{
+	cleanup_json json_t *j = task_read_json(t, "exit.json");
+	if (!j)
 		return false;
 	json_t *pid = json_object_get(j, "pid");
 	if (json_is_integer(pid) && !t->pid)
@@ -778,11 +786,7 @@ static void delete_without_shim(struct op *o)
 	if (spid > 1)
 		kill((pid_t)spid, SIGKILL);
 	if (!t->runtime) {
-		cleanup_free char *optsf = xasprintf("%s/shim.json", t->dir);
-		size_t len;
-		cleanup_free char *data = read_file(optsf, &len);
-		json_error_t jerr;
-		cleanup_json json_t *j = data ? json_loadb(data, len, 0, &jerr) : NULL;
+		cleanup_json json_t *j = task_read_json(t, "shim.json");
 		const char *rt = j ? json_get_string(j, "runtime") : NULL;
 		const char *root = j ? json_get_string(j, "runtime_root") : NULL;
 		t->runtime = rt ? xstrdup(rt) : NULL;
