@@ -156,9 +156,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+. "$here/lib.sh"
 now_ms() { # milliseconds since the epoch, with microseconds
 	local t=$EPOCHREALTIME
 	echo "${t%.*}${t#*.}" | awk '{ printf "%.3f", $1 / 1000 }'
@@ -194,35 +192,10 @@ row() {
 # ---- the image, the registry ----
 
 note "working in $tmp"
-mkdir -p "$tmp/img" "$tmp/reg"
-python3 "$top/t/helpers/mkimage.py" layers "$(command -v busybox)" "$tmp/img" >/dev/null
-umoci init --layout "$tmp/oci"
-umoci new --image "$tmp/oci:busybox"
-umoci raw add-layer --image "$tmp/oci:busybox" "$tmp/img/layer1.tar"
-umoci config --image "$tmp/oci:busybox" --os linux --architecture amd64 --config.cmd sh
-port=$(free_port)
-cat >"$tmp/reg/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $tmp/reg/data
-http:
-  addr: 127.0.0.1:$port
-EOF
-docker-registry serve "$tmp/reg/config.yml" >"$tmp/reg/log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-	curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-	sleep 0.05
-done
-curl -sf "http://127.0.0.1:$port/v2/" >/dev/null || die "docker-registry would not start: $(cat "$tmp/reg/log")"
+bench_busybox_oci "$tmp/oci"
+bench_registry
 ref=127.0.0.1:$port/bench/busybox:latest
-skopeo copy -q --dest-tls-verify=false "oci:$tmp/oci:busybox" "docker://$ref" ||
-	die "skopeo could not push the image"
+bench_push "$tmp/oci:busybox" "$ref"
 
 # the floor's bundle: the same root filesystem (config.json comes from berth
 # below, once berthd runs: the spec berth generates, so the floor pays for
