@@ -70,7 +70,7 @@ test_atexit cleanup_containers
 # The operations, one per trial in turn; each has a prep (not killed), a
 # run (killed at a random moment) and a check (after the restart: repeat
 # what was interrupted, then look at the result).
-OPS='pull-big pull-multi upload put-blob unpack create task delete image-gc unpack-native'
+OPS='pull-big pull-multi upload put-blob unpack create task task-run delete image-gc unpack-native'
 
 # ---- helpers ----------------------------------------------------------------
 
@@ -506,6 +506,31 @@ check_task () {
 	jq -e ".status == \"running\"" out &&
 	test_pid_alive_ "$(jq -r .pid out)" &&
 	delete_task_container "crash-tk$1"
+}
+
+# Task created and started in one request ("start": true, runc run --detach).
+prep_task_run () {
+	api POST "$C" -d "{\"id\":\"crash-tr$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	want 201
+}
+run_task_run () {
+	api POST "$C/crash-tr$1/task" -d "{\"start\":true}" && want 201 &&
+	jq -e ".status == \"running\"" out
+}
+check_task_run () {
+	api GET "$C/crash-tr$1/task" &&
+	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)" &&
+	if test "$(cat status)" = 404; then
+		run_task_run "$1"
+	else
+		want 200 &&
+		# a shim still starting when berthd died answers once it is up
+		test_wait_for 30 task_is "crash-tr$1" running
+	fi &&
+	api GET "$C/crash-tr$1/task" && want 200 &&
+	test_pid_alive_ "$(jq -r .pid out)" &&
+	api POST "$C/crash-tr$1/task/start" && want 412 &&
+	delete_task_container "crash-tr$1"
 }
 
 # task_is ID STATUS

@@ -35,6 +35,8 @@ static void restore_state_cb(void *data, json_t *result, err_t *err)
 		task_exited(t, result);
 	else if (!strcmp(st, "created") && t->status == TS_RUNNING)
 		t->status = TS_CREATED;
+	else if (!strcmp(st, "running") && t->status == TS_CREATED)
+		t->status = TS_RUNNING; /* created with `start`, caught while starting */
 	else if (!strcmp(st, "paused") && t->status == TS_RUNNING)
 		t->status = TS_PAUSED;
 }
