@@ -363,6 +363,10 @@ static void publish_start(struct task *t)
 static void started_at_create_cb(void *data, json_t *result, err_t *err)
 {
 	struct task *t = data;
+	if (!t->create_cb) { /* shutdown: tasks_free answered the create */
+		t->starting = false;
+		return;
+	}
 	/* an exit seen here (starting is still set) is published after the start */
 	if (err && *err) {
 		/* the shim went away at once: its exit.json tells, else unknown */
