@@ -1,18 +1,22 @@
 #!/bin/sh
 test_description='crash consistency: kill -9 berthd at random moments of pulls, uploads, unpacks, container and task work, deletions and GC; restart and check the invariants
 
-Options: --trials N (default 30, 10 in a sanitizer build; also
+Options: --trials N (default 30, one per operation in a sanitizer build; also
 BERTH_TEST_CRASH_TRIALS), --seed S
 (default: from the clock; also BERTH_TEST_CRASH_SEED). Every trial prints
 its seed, operation and delay; the same seed replays the same trials.'
 
+# The operations, one per trial in turn; each has a prep (not killed), a
+# run (killed at a random moment) and a check (after the restart: repeat
+# what was interrupted, then look at the result).
+OPS='pull-big pull-multi upload put-blob unpack create task task-run delete image-gc unpack-native'
 crash_trials=${BERTH_TEST_CRASH_TRIALS:-30}
-# A sanitizer build runs a trial in ~10 s on a busy machine: 10 trials
-# there by default; the plain build of the same CI run does the 30.
+# A sanitizer build runs a trial in ~10 s on a busy machine: one trial per
+# operation there by default; the plain build of the same CI run does the 30.
 if test -z "${BERTH_TEST_CRASH_TRIALS:-}" &&
 	ldd "${BERTH_BUILD_DIR:-$(dirname "$0")/..}/berthd" 2>/dev/null | grep -q libasan
 then
-	crash_trials=10
+	crash_trials=$(echo $OPS | wc -w)
 fi
 crash_seed=${BERTH_TEST_CRASH_SEED:-}
 # The watchdog's limit grows with the trials (a sanitizer build on a busy
@@ -67,10 +71,6 @@ cleanup_containers () {
 test_atexit cleanup_containers
 # The uploads are referenced by nothing: collections run when a check asks
 # (gc_delay), never between an upload and its check.
-# The operations, one per trial in turn; each has a prep (not killed), a
-# run (killed at a random moment) and a check (after the restart: repeat
-# what was interrupted, then look at the result).
-OPS='pull-big pull-multi upload put-blob unpack create task task-run delete image-gc unpack-native'
 
 # ---- helpers ----------------------------------------------------------------
 
