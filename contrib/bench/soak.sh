@@ -146,6 +146,13 @@ cleanup() {
 	done
 	umount_under "$tmp"
 	rm -rf --one-file-system "$tmp"
+	# the namespace's cgroup directories runc leaves (berth/<ns> under each
+	# hierarchy), once empty
+	if [ -n "${ns:-}" ]; then
+		for d in /sys/fs/cgroup/*/berth/"$ns" /sys/fs/cgroup/berth/"$ns"; do
+			[ -d "$d" ] && rmdir "$d" 2>/dev/null
+		done
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
