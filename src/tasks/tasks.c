@@ -239,7 +239,6 @@ void task_exited(struct task *t, json_t *params)
 	answer_waiters(t);
 }
 
-/* exit.json, if the shim wrote one. */
 json_t *task_read_json(const struct task *t, const char *name)
 {
 	cleanup_free char *path = xasprintf("%s/%s", t->dir, name);
@@ -254,6 +253,7 @@ json_t *task_read_json(const struct task *t, const char *name)
 	return j;
 }
 
+/* exit.json, if the shim wrote one. */
 bool task_read_exit_file(struct task *t)
 {
 	cleanup_json json_t *j = task_read_json(t, "exit.json");
