@@ -527,23 +527,9 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	 * before the container is cleaned up: its output is then drained */
 	signal(SIGPIPE, SIG_IGN);
 	/* signals wait in the signalfd until the task runs, then go to it */
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	if (r.tty)
-		sigaddset(&mask, SIGWINCH);
-	if (!detach) {
-		sigprocmask(SIG_BLOCK, &mask, &old);
-		r.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-		if (r.sigfd < 0) {
-			perror("berth: signalfd");
-			sigprocmask(SIG_SETMASK, &old, NULL);
-			return RUN_FAILED;
-		}
-	}
+	sigset_t old;
+	if (!detach && (r.sigfd = cli_signalfd(r.tty, &old)) < 0)
+		return RUN_FAILED;
 
 	err_t err = NULL;
 	if (create_container(&r, body, &err) != CLIENT_OK) {
@@ -555,14 +541,8 @@ static int run_run(struct cli *cli, int argc, char **argv)
 	}
 	remove_fifos(&r);
 	client_free(r.killer);
-	if (r.sigfd >= 0) {
-		close(r.sigfd);
-		/* a signal that came after the exit is dropped, not delivered */
-		struct timespec zero = {0, 0};
-		while (sigtimedwait(&mask, NULL, &zero) > 0)
-			;
-		sigprocmask(SIG_SETMASK, &old, NULL);
-	}
+	if (r.sigfd >= 0) /* a signal that came after the exit is dropped */
+		cli_signalfd_close(r.sigfd, &old);
 	return st;
 }
 

@@ -7,11 +7,11 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/tty.h"
+#include "cli/util.h"
 #include "core/json.h"
 
 static char *task_path(const struct cli *cli, const char *id, const char *rest)
@@ -102,23 +102,12 @@ static int attach_run(struct cli *cli, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* every signal that would end us detaches instead (the terminal is
 	 * restored); SIGWINCH resizes */
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigaddset(&mask, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (sigfd < 0) {
-		perror("berth: signalfd");
-		sigprocmask(SIG_SETMASK, &old, NULL);
+	sigset_t old;
+	int sigfd = cli_signalfd(true, &old);
+	if (sigfd < 0)
 		return CLI_ERROR;
-	}
 	st = attach(cli, cl, argv[optind], sigfd);
-	close(sigfd);
-	sigprocmask(SIG_SETMASK, &old, NULL);
+	cli_signalfd_close(sigfd, &old);
 	return st;
 }
 

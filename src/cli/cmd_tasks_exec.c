@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -220,27 +219,14 @@ static int exec_run(struct cli *cli, int argc, char **argv)
 		return st;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	sigset_t mask, old;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGQUIT);
-	sigaddset(&mask, SIGWINCH);
-	sigprocmask(SIG_BLOCK, &mask, &old);
-	int sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	sigset_t old;
+	int sigfd = cli_signalfd(true, &old);
 	if (sigfd < 0) {
-		perror("berth: signalfd");
 		st = EXEC_FAILED;
 	} else {
 		st = run_exec(&x, process, detach, sigfd);
-		close(sigfd);
+		cli_signalfd_close(sigfd, &old); /* a signal after the exit is dropped */
 	}
-	/* a signal that came after the exit is dropped, not delivered */
-	struct timespec zero = {0, 0};
-	while (sigtimedwait(&mask, NULL, &zero) > 0)
-		;
-	sigprocmask(SIG_SETMASK, &old, NULL);
 	cio_release(&x.io, false);
 	client_free(x.killer);
 	free(x.exec_id);

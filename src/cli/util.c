@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -469,4 +470,39 @@ int start_failure_status(const err_t err)
 	if (strstr(m, "permission denied"))
 		return 126;
 	return 125;
+}
+
+static void foreground_signals(sigset_t *mask, bool winch)
+{
+	sigemptyset(mask);
+	sigaddset(mask, SIGINT);
+	sigaddset(mask, SIGTERM);
+	sigaddset(mask, SIGHUP);
+	sigaddset(mask, SIGQUIT);
+	if (winch)
+		sigaddset(mask, SIGWINCH);
+}
+
+int cli_signalfd(bool winch, sigset_t *old)
+{
+	sigset_t mask;
+	foreground_signals(&mask, winch);
+	sigprocmask(SIG_BLOCK, &mask, old);
+	int fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (fd < 0) {
+		perror("berth: signalfd");
+		sigprocmask(SIG_SETMASK, old, NULL);
+	}
+	return fd;
+}
+
+void cli_signalfd_close(int fd, const sigset_t *old)
+{
+	sigset_t mask;
+	foreground_signals(&mask, true);
+	close(fd);
+	struct timespec zero = {0, 0};
+	while (sigtimedwait(&mask, NULL, &zero) > 0)
+		;
+	sigprocmask(SIG_SETMASK, old, NULL);
 }

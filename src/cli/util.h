@@ -10,6 +10,7 @@
 #ifndef BERTH_CLI_UTIL_H
 #define BERTH_CLI_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -107,6 +108,15 @@ int cio_make(struct cio *io, const char *prefix, bool in, bool err_stream, err_t
 /* Close our ends and, unless keep (the shim holds them for a later attach),
  * remove the FIFOs and the directory. */
 void cio_release(struct cio *io, bool keep);
+
+/* The signals a foreground command takes over (SIGINT, SIGTERM, SIGHUP,
+ * SIGQUIT, and SIGWINCH when winch), blocked and delivered on a
+ * non-blocking signalfd instead; the previous mask goes to *old. -1 when
+ * signalfd fails (said on stderr; the mask is back as it was). */
+int cli_signalfd(bool winch, sigset_t *old);
+/* Close it, drop those signals that came after (they are not delivered to
+ * us once the mask is restored), and restore *old. */
+void cli_signalfd_close(int fd, const sigset_t *old);
 
 /* The exit status for a process that could not start, as docker reads the
  * runtime's message: 127 the command is not found, 126 it cannot be
