@@ -204,6 +204,24 @@ char *snapshotter_work(const struct snapshotter *s, uint64_t id)
 	return xasprintf("%s/%llu/work", s->root, (unsigned long long)id);
 }
 
+uint64_t snapshotter_max_dir_id(const struct snapshotter *s)
+{
+	DIR *dir = opendir(s->root);
+	if (!dir)
+		return 0;
+	uint64_t max = 0, id;
+	struct dirent *de;
+	while ((de = readdir(dir))) {
+		const char *n = de->d_name;
+		if (strncmp(n, "rm-", 3) == 0)
+			n += 3;
+		if (parse_u64(n, &id) && id > max)
+			max = id;
+	}
+	closedir(dir);
+	return max;
+}
+
 int snapshotter_init(struct snapshotter *s, struct daemon *d, const struct snapshotter_ops *ops,
 		     err_t *err)
 {

@@ -100,6 +100,7 @@ struct snapshotter {
 	size_t nbusy, busy_alloc;
 	struct snapshotter_removal **removals; /* rm workers in flight */
 	size_t nremovals, removals_alloc;
+	uint64_t next_id; /* the next directory id; 0: not read yet */
 };
 
 extern const struct snapshotter_ops overlayfs_ops;
@@ -111,6 +112,10 @@ extern const struct snapshotter_ops native_ops;
 int snapshotter_init(struct snapshotter *s, struct daemon *d, const struct snapshotter_ops *ops,
 		     err_t *err);
 void snapshotter_release(struct snapshotter *s);
+
+/* The highest id among the directories under the root (<id> and the
+ * removals' rm-<id>); 0 when there is none. */
+uint64_t snapshotter_max_dir_id(const struct snapshotter *s);
 
 /* "<root>/<id>", "<root>/<id>/fs", "<root>/<id>/work"; the caller frees. */
 char *snapshotter_dir(const struct snapshotter *s, uint64_t id);

@@ -291,6 +291,29 @@ test_expect_success 'orphaned directories are removed at restart' '
 	api GET $OV/top/mounts && test -d "$(upper out)"
 '
 
+# snapid: the directory id of the active snapshot whose mounts are in out
+snapid() {
+	basename "$(dirname "$(upper out)")"
+}
+
+test_expect_success 'directory ids are not reused: across restarts, past a directory on disk' '
+	prep $OV ida c60 && api GET $OV/ida/mounts && a=$(snapid) &&
+	api DELETE $OV/ida &&
+	stop_berthd && start_berthd &&
+	prep $OV idb c60 && api GET $OV/idb/mounts && b=$(snapid) &&
+	test "$b" -gt "$a" &&
+	stop_berthd &&
+	n=$((b + 100)) &&
+	mkdir -p root/snapshots/overlayfs/$n/fs &&
+	echo x >root/snapshots/overlayfs/$n/fs/f &&
+	chattr +i root/snapshots/overlayfs/$n/fs/f &&
+	test_when_finished "chattr -i root/snapshots/overlayfs/*$n/fs/f; rm -rf root/snapshots/overlayfs/*$n" &&
+	start_berthd &&
+	prep $OV idc c60 && api GET $OV/idc/mounts && c=$(snapid) &&
+	test "$c" -gt "$n" &&
+	api DELETE $OV/idb && api DELETE $OV/idc
+'
+
 test_expect_success 'orphans found by gc too' '
 	mkdir -p root/snapshots/overlayfs/99998/fs &&
 	api POST /v1/gc &&

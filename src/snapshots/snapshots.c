@@ -150,34 +150,47 @@ static void now_ts(char ts[40])
 	time_format_rfc3339(time_now_ns(), ts);
 }
 
-/* Take the next directory id of sn, in a transaction of its own: ids are
- * never reused, even when what they were taken for fails. */
-static int alloc_id(struct daemon *d, const char *sn, uint64_t *out, err_t *err)
+/* Directory ids are never handed out twice. berthd keeps the counter in
+ * memory and stores it with every record (record(), in the record's own
+ * transaction: no commit of its own per snapshot). At the first use it
+ * starts past the stored value and past every directory on disk, so an id
+ * taken before a crash whose record never landed is not reused while its
+ * directory, or the removal of it, is still there. */
+static int alloc_id(struct daemon *d, struct snapshotter *sn, uint64_t *out, err_t *err)
 {
-	cleanup_txn MDB_txn *txn = NULL;
-	cleanup_free char *k = xasprintf("snapshots_next_id.%s", sn);
-	MDB_val v;
-	uint64_t next = 1;
-	if (store_txn_begin(d->store, true, &txn, err) < 0)
-		return -1;
-	int rc = store_get_raw(d->store, txn, BUCKET_META, NULL, k, &v, err);
-	if (rc < 0) {
-		if ((*err)->kind != E_NOT_FOUND)
+	if (!sn->next_id) {
+		cleanup_txn MDB_txn *txn = NULL;
+		cleanup_free char *k = xasprintf("snapshots_next_id.%s", sn->name);
+		MDB_val v;
+		uint64_t next = 1;
+		if (store_txn_begin(d->store, false, &txn, err) < 0)
 			return -1;
-		err_free(err);
-	} else {
-		char buf[32] = "";
-		memcpy(buf, v.mv_data, v.mv_size < sizeof(buf) - 1 ? v.mv_size : sizeof(buf) - 1);
-		if (!parse_u64(buf, &next))
-			return make_error(err, E_INTERNAL, 0, "metadata `%s` is corrupt", k);
+		int rc = store_get_raw(d->store, txn, BUCKET_META, NULL, k, &v, err);
+		if (rc < 0) {
+			if ((*err)->kind != E_NOT_FOUND)
+				return -1;
+			err_free(err);
+		} else {
+			char buf[32] = "";
+			memcpy(buf, v.mv_data,
+			       v.mv_size < sizeof(buf) - 1 ? v.mv_size : sizeof(buf) - 1);
+			if (!parse_u64(buf, &next) || next == 0)
+				return make_error(err, E_INTERNAL, 0, "metadata `%s` is corrupt", k);
+		}
+		uint64_t max = snapshotter_max_dir_id(sn);
+		sn->next_id = max >= next ? max + 1 : next;
 	}
-	char buf[32];
-	int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(next + 1));
-	if (store_put_raw(d->store, txn, BUCKET_META, NULL, k, buf, (size_t)len, err) < 0 ||
-	    store_txn_commit(&txn, err) < 0)
-		return -1;
-	*out = next;
+	*out = sn->next_id++;
 	return 0;
+}
+
+/* Store sn's id counter in txn (with the record that used an id). */
+static int store_next_id(struct daemon *d, MDB_txn *txn, struct snapshotter *sn, err_t *err)
+{
+	cleanup_free char *k = xasprintf("snapshots_next_id.%s", sn->name);
+	char buf[32];
+	int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)sn->next_id);
+	return store_put_raw(d->store, txn, BUCKET_META, NULL, k, buf, (size_t)len, err);
 }
 
 struct children_ctx {
@@ -298,7 +311,7 @@ static json_t *record(struct daemon *d, const char *ns, struct snapshotter *sn, 
 		json_object_set_new(rec, "parent", json_string(parent));
 	cleanup_free char *k = rec_key(sn->name, key);
 	if (store_put(d->store, txn, BUCKET_SNAPSHOTS, ns, k, rec, STORE_NOOVERWRITE, err) < 0 ||
-	    store_txn_commit(&txn, err) < 0)
+	    store_next_id(d, txn, sn, err) < 0 || store_txn_commit(&txn, err) < 0)
 		return NULL;
 	if (ns_created)
 		namespaces_created(d, ns);
@@ -334,7 +347,7 @@ static int begin(struct daemon *d, const char *ns, const char *sn_name, const ch
 			return -1;
 	}
 	uint64_t id = 0;
-	if (alloc_id(d, sn->name, &id, err) < 0)
+	if (alloc_id(d, sn, &id, err) < 0)
 		return -1;
 	int rc =
 	    sn->ops->create(sn, id, view ? SNAPSHOT_VIEW : SNAPSHOT_ACTIVE, ids, n, copy_from, err);
@@ -763,38 +776,59 @@ json_t *snapshots_update_labels_txn(struct daemon *d, MDB_txn *txn, const char *
 	return to_api(key, rec);
 }
 
-int snapshots_remove(struct daemon *d, const char *ns, const char *sn_name, const char *key,
-		     err_t *err)
+int snapshots_remove_txn(struct daemon *d, MDB_txn *txn, const char *ns, const char *sn_name,
+			 const char *key, uint64_t *id, err_t *err)
 {
 	struct snapshotter *sn;
 	if (name_validate_namespace(ns, err) < 0 || !(sn = find_sn(d, sn_name, err)) ||
 	    check_key("snapshot key", key, err) < 0)
 		return -1;
-	cleanup_txn MDB_txn *txn = NULL;
 	cleanup_json json_t *rec = NULL;
 	bool children = false;
-	if (store_txn_begin(d->store, true, &txn, err) < 0 ||
-	    get_rec(d, txn, ns, sn->name, key, &rec, err) < 0 ||
+	if (get_rec(d, txn, ns, sn->name, key, &rec, err) < 0 ||
 	    has_children(d, txn, ns, sn->name, key, &children, err) < 0)
 		return -1;
 	if (children)
 		return make_error(err, E_FAILED_PRECONDITION, 0,
 				  "snapshot `%s` has children: remove them first", key);
 	cleanup_free char *k = rec_key(sn->name, key);
-	if (store_del(d->store, txn, BUCKET_SNAPSHOTS, ns, k, err) < 0 ||
-	    store_txn_commit(&txn, err) < 0)
+	if (store_del(d->store, txn, BUCKET_SNAPSHOTS, ns, k, err) < 0)
 		return -1;
+	*id = rec_id(rec);
+	return 0;
+}
+
+void snapshots_removed(struct daemon *d, const char *ns, const char *sn_name, const char *key,
+		       uint64_t id)
+{
+	err_t err = NULL;
+	struct snapshotter *sn = find_sn(d, sn_name, &err);
+	if (!sn) {
+		err_free(&err);
+		return;
+	}
 	/* the record is gone: the directory goes in the background (or, after a
 	 * crash, as an orphan) */
-	err_t e2 = NULL;
-	if (snapshotter_remove(sn, rec_id(rec), &e2) < 0) {
-		log_warn("snapshot directory left for the orphan cleanup", "err=\"%s\"", e2->msg);
-		err_free(&e2);
+	if (snapshotter_remove(sn, id, &err) < 0) {
+		log_warn("snapshot directory left for the orphan cleanup", "err=\"%s\"", err->msg);
+		err_free(&err);
 	}
 	events_publish(d->events, ns, "/snapshot/remove",
 		       json_pack("{s:s,s:s}", "key", key, "snapshotter", sn->name));
 	if (d->gc)
 		gc_schedule(d->gc);
+}
+
+int snapshots_remove(struct daemon *d, const char *ns, const char *sn_name, const char *key,
+		     err_t *err)
+{
+	cleanup_txn MDB_txn *txn = NULL;
+	uint64_t id = 0;
+	if (store_txn_begin(d->store, true, &txn, err) < 0 ||
+	    snapshots_remove_txn(d, txn, ns, sn_name, key, &id, err) < 0 ||
+	    store_txn_commit(&txn, err) < 0)
+		return -1;
+	snapshots_removed(d, ns, sn_name, key, id);
 	return 0;
 }
 
