@@ -618,13 +618,12 @@ int containers_delete(struct daemon *d, const char *ns, const char *id, bool cle
 	if (name_validate_namespace(ns, err) < 0 ||
 	    name_validate_identifier("container id", id, err) < 0)
 		return -1;
+	/* the container's record and its snapshot's go in one transaction */
 	cleanup_json json_t *rec = NULL;
-	{
-		cleanup_txn MDB_txn *txn = NULL;
-		if (store_txn_begin(d->store, false, &txn, err) < 0 ||
-		    store_get_opt(d->store, txn, BUCKET_CONTAINERS, ns, id, &rec, err) < 0)
-			return -1;
-	}
+	cleanup_txn MDB_txn *txn = NULL;
+	if (store_txn_begin(d->store, true, &txn, err) < 0 ||
+	    store_get_opt(d->store, txn, BUCKET_CONTAINERS, ns, id, &rec, err) < 0)
+		return -1;
 	if (!rec)
 		return not_found(err, id);
 	if (tasks_exists(d, ns, id))
@@ -632,23 +631,22 @@ int containers_delete(struct daemon *d, const char *ns, const char *id, bool cle
 				  "container `%s` has a task: delete the task first", id);
 	const char *sn = json_get_string(rec, "snapshotter");
 	const char *key = json_get_string(rec, "snapshot_key");
-	if (cleanup_snapshot && sn && key && snapshots_remove(d, ns, sn, key, err) < 0) {
-		if ((*err)->kind != E_NOT_FOUND)
-			return error_wrap(err, "container `%s`: remove its snapshot", id);
-		err_free(err);
-	}
-	cleanup_txn MDB_txn *txn = NULL;
-	if (store_txn_begin(d->store, true, &txn, err) < 0)
-		return -1;
-	if (store_del(d->store, txn, BUCKET_CONTAINERS, ns, id, err) < 0) {
-		if ((*err)->kind == E_NOT_FOUND) {
+	uint64_t snap_id = 0;
+	bool snap_removed = false;
+	if (cleanup_snapshot && sn && key) {
+		if (snapshots_remove_txn(d, txn, ns, sn, key, &snap_id, err) == 0) {
+			snap_removed = true;
+		} else {
+			if ((*err)->kind != E_NOT_FOUND)
+				return error_wrap(err, "container `%s`: remove its snapshot", id);
 			err_free(err);
-			not_found(err, id);
 		}
-		return -1;
 	}
-	if (store_txn_commit(&txn, err) < 0)
+	if (store_del(d->store, txn, BUCKET_CONTAINERS, ns, id, err) < 0 ||
+	    store_txn_commit(&txn, err) < 0)
 		return -1;
+	if (snap_removed)
+		snapshots_removed(d, ns, sn, key, snap_id);
 	events_publish(d->events, ns, "/containers/delete", json_pack("{s:s}", "id", id));
 	log_info("container deleted", "namespace=%s id=%s", ns, id);
 	/* its image's content and its snapshot (kept) may be unreferenced now */

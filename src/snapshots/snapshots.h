@@ -101,6 +101,14 @@ json_t *snapshots_stat(struct daemon *d, const char *ns, const char *sn, const c
 json_t *snapshots_mounts(struct daemon *d, const char *ns, const char *sn, const char *key,
 			 err_t *err);
 int snapshots_remove(struct daemon *d, const char *ns, const char *sn, const char *key, err_t *err);
+/* snapshots_remove() in two halves, for a caller that removes a snapshot
+ * with records of its own in one transaction: the record goes in txn (*id
+ * is its directory's), and once txn is committed snapshots_removed() sends
+ * the directory away and publishes /snapshot/remove. */
+int snapshots_remove_txn(struct daemon *d, MDB_txn *txn, const char *ns, const char *sn,
+			 const char *key, uint64_t *id, err_t *err);
+void snapshots_removed(struct daemon *d, const char *ns, const char *sn, const char *key,
+		       uint64_t id);
 struct filter;
 json_t *snapshots_list(struct daemon *d, const char *ns, const char *sn, const struct filter *f,
 		       err_t *err);
