@@ -25,6 +25,10 @@ struct snapshotter_removal {
 	char *name; /* the entry under s->root */
 };
 
+/* what rm_small_tree() removes from the loop, bigger goes to a worker */
+#define SMALL_TREE_ENTRIES 64
+#define SMALL_TREE_FILE (256 << 10)
+
 static void removal_free(struct snapshotter_removal *r);
 
 const char *snapshot_kind_name(enum snapshot_kind k)
@@ -301,13 +305,17 @@ static bool removal_running(struct snapshotter *s, const char *name)
 	return false;
 }
 
-/* Remove <root>/<name> (already renamed out of the way) in a worker. */
+/* Remove <root>/<name> (already renamed out of the way): a small tree (a
+ * container's upper directory that saw a few writes) at once, anything
+ * bigger in a worker. */
 static int remove_entry(struct snapshotter *s, const char *name, err_t *err)
 {
+	cleanup_free char *path = xasprintf("%s/%s", s->root, name);
+	if (rm_small_tree(path, SMALL_TREE_ENTRIES, SMALL_TREE_FILE) == 0)
+		return 0;
 	struct snapshotter_removal *r = xzalloc(sizeof(*r));
 	r->s = s;
 	r->name = xstrdup(name);
-	cleanup_free char *path = xasprintf("%s/%s", s->root, name);
 	const char *argv[] = {"rm", "-rf", "--one-file-system", "--", path, NULL};
 	ALLOC_GROW(s->removals, s->nremovals + 1, s->removals_alloc);
 	s->removals[s->nremovals++] = r;

@@ -173,6 +173,15 @@ test_expect_success 'remove: leaves first, then parents; the directory goes' '
 	api GET $OV/big/mounts && bigdir=$(dirname "$(jq -r ".mounts[0].source" out)") &&
 	api DELETE $OV/big && test "$(cat status)" = 204 &&
 	test_wait_for 10 test_path_is_missing "$bigdir" &&
+	prep $OV few && src=$(jq -r ".mounts[0].source" out) && echo x >"$src/f" &&
+	mkdir "$src/d" && ln -s f "$src/d/l" && fewdir=$(dirname "$src") &&
+	api DELETE $OV/few && test "$(cat status)" = 204 &&
+	test_path_is_missing "$fewdir" &&
+	test_path_is_missing "$(dirname "$fewdir")/rm-$(basename "$fewdir")" &&
+	prep $OV many && src=$(jq -r ".mounts[0].source" out) && manydir=$(dirname "$src") &&
+	for i in $(seq 100); do echo $i >"$src/f$i" || return 1; done &&
+	api DELETE $OV/many && test "$(cat status)" = 204 &&
+	test_wait_for 10 test_path_is_missing "$manydir" &&
 	api DELETE $OV/v1 && api DELETE $OV/v2 && test "$(cat status)" = 204 &&
 	api DELETE $OV/layer1 && test "$(cat status)" = 412 &&
 	api DELETE $OV/layer2 && test "$(cat status)" = 204 &&

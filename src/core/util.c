@@ -372,3 +372,49 @@ void rm_tree(const char *path)
 {
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
+
+/* rm_small_tree's walks (nftw passes no data to its callback; berthd has
+ * one thread) */
+static struct {
+	size_t n, max;
+	off_t max_file;
+	dev_t dev;
+} small;
+
+static int small_count(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path;
+	if (flag == FTW_NS || flag == FTW_DNR || flag == FTW_SLN)
+		return 1;
+	if (ftw->level == 0)
+		small.dev = st->st_dev;
+	else if (st->st_dev != small.dev)
+		return 1;
+	if (++small.n > small.max)
+		return 1;
+	if (S_ISREG(st->st_mode) && (off_t)st->st_blocks * 512 > small.max_file)
+		return 1;
+	return 0;
+}
+
+static int small_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)ftw;
+	if (st->st_dev != small.dev)
+		return 1;
+	if (flag == FTW_DP)
+		return rmdir(path) < 0;
+	return unlink(path) < 0;
+}
+
+int rm_small_tree(const char *path, size_t max_entries, off_t max_file)
+{
+	small.n = 0;
+	small.max = max_entries;
+	small.max_file = max_file;
+	if (nftw(path, small_count, 16, FTW_PHYS | FTW_MOUNT) != 0)
+		return 1;
+	if (nftw(path, small_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+		return 1;
+	return 0;
+}

@@ -114,6 +114,13 @@ char *read_file(const char *path, size_t *len);
 /* Remove a directory tree that holds no mounts, best effort (CRIU images,
  * work files); it does not cross into other filesystems. */
 void rm_tree(const char *path);
+
+/* Remove path's tree if it is small enough to go at once from the event
+ * loop: at most max_entries entries, no regular file of more than max_file
+ * bytes allocated (unlinking a big file can take long), all on one
+ * filesystem. 0: removed; 1: not small, or not all of it could go (what
+ * could go is gone: a worker removes the rest). */
+int rm_small_tree(const char *path, size_t max_entries, off_t max_file);
 /* An executable regular file named name in PATH (root's sbin directories
  * added: runc lives in /usr/sbin, which a user's PATH may lack), malloc'd;
  * NULL when there is none. */

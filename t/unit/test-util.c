@@ -1,5 +1,5 @@
 /* Unit tests for core/util.c: struct buf, parse_u64, RFC 3339 time stamps,
- * mkdir_p, write_file_atomic and read_file. */
+ * mkdir_p, write_file_atomic, read_file and rm_small_tree. */
 #include "config.h"
 
 #include <dirent.h>
@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/util.h"
 #include "tap.h"
@@ -195,6 +197,77 @@ static void test_files(void)
 	free(deep);
 }
 
+/* mk: create a file of size bytes (written, so its blocks are allocated) */
+static void mk(const char *dir, const char *name, size_t size)
+{
+	char *p = xasprintf("%s/%s", dir, name);
+	FILE *f = fopen(p, "w");
+	for (size_t i = 0; f && i < size; i++)
+		fputc('x', f);
+	if (f)
+		fclose(f);
+	free(p);
+}
+
+static void test_rm_small_tree(void)
+{
+	char tmpl[] = "/tmp/berth-test-rmsmall.XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	if (!ok(dir != NULL, "mkdtemp"))
+		return;
+	struct stat st;
+	char *t = xasprintf("%s/small", dir);
+	char *sub = xasprintf("%s/small/work/work", dir);
+	mkdir_p(sub, 0);
+	mk(t, "f", 100);
+	char *link = xasprintf("%s/small/l", dir);
+	ok(symlink("f", link) == 0, "a small tree: a file, a symlink, a mode-0 directory");
+	is_int(rm_small_tree(t, 8, 4096), 0, "rm_small_tree removes it");
+	ok(lstat(t, &st) < 0 && errno == ENOENT, "it is gone");
+
+	mkdir_p(t, 0755);
+	for (int i = 0; i < 10; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%d", i);
+		mk(t, name, 1);
+	}
+	is_int(rm_small_tree(t, 8, 4096), 1, "more entries than allowed: not small");
+	is_int(count_entries(t), 10, "nothing was removed");
+	is_int(rm_small_tree(t, 64, 4096), 0, "with a higher limit it goes");
+
+	mkdir_p(t, 0755);
+	mk(t, "big", 64 << 10);
+	is_int(rm_small_tree(t, 64, 4096), 1, "a file bigger than allowed: not small");
+	is_int(count_entries(t), 1, "the file is still there");
+	is_int(rm_small_tree(t, 64, 1 << 20), 0, "with a higher limit it goes");
+
+	char *mnt = xasprintf("%s/small/mnt", dir);
+	mkdir_p(mnt, 0755);
+	mk(t, "f", 1);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") == 0) {
+		mk(mnt, "inside", 1);
+		is_int(rm_small_tree(t, 64, 4096), 1, "a mount inside: not removed");
+		ok(stat(mnt, &st) == 0, "the mount point is still there");
+		char *inside = xasprintf("%s/inside", mnt);
+		ok(stat(inside, &st) == 0, "nothing on the other filesystem was touched");
+		free(inside);
+		umount(mnt);
+	} else {
+		ok(1, "# SKIP cannot mount a tmpfs: %s", strerror(errno));
+	}
+	is_int(rm_small_tree(t, 64, 4096), 0, "without the mount it goes");
+	char *missing = xasprintf("%s/missing", dir);
+	is_int(rm_small_tree(missing, 64, 4096), 1, "a missing path: 1");
+
+	rmdir(dir);
+	ok(stat(dir, &st) < 0, "clean up");
+	free(missing);
+	free(mnt);
+	free(link);
+	free(sub);
+	free(t);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -202,6 +275,7 @@ int main(void)
 	test_parse_u64();
 	test_time();
 	test_files();
+	test_rm_small_tree();
 	/* secret_equal: the TCP token comparison */
 	ok(secret_equal("abc", 3, "abc", 3), "secret_equal: same bytes");
 	ok(!secret_equal("abd", 3, "abc", 3), "secret_equal: last byte differs");
