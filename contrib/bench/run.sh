@@ -314,20 +314,40 @@ fi
 
 # ---- 1. serial run --rm /bin/true ----
 
-# time_cmd FILE CMD...: append CMD's wall time in ms to FILE; fail on failure
-time_cmd() {
-	local f=$1 t0 t1
-	shift
-	t0=$(now_ms)
-	"$@" >/dev/null 2>>"$tmp/errors" || { tail -n 3 "$tmp/errors" >&2; die "failed: $*"; }
-	t1=$(now_ms)
-	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }' >>"$f"
+# busy_now: BUSY = the CPU time all processes have used since boot, in
+# clock ticks (/proc/stat; read without a process of its own)
+busy_now() {
+	local _cpu u n s _idle _iow irq sirq st _rest
+	read -r _cpu u n s _idle _iow irq sirq st _rest </proc/stat
+	BUSY=$((u + n + s + irq + sirq + st))
 }
+tick_ms=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
+# time_cmd FILE CMD...: append CMD's wall time in ms to FILE and the CPU
+# time the whole machine spent meanwhile (every process: client, daemon,
+# shims, runc, kernel) in ticks to FILE.cpu; fail on failure
+time_cmd() {
+	local f=$1 t0 t1 c0
+	shift
+	busy_now
+	c0=$BUSY
+	t0=${EPOCHREALTIME/./}
+	"$@" >/dev/null 2>>"$tmp/errors" || { tail -n 3 "$tmp/errors" >&2; die "failed: $*"; }
+	t1=${EPOCHREALTIME/./}
+	busy_now
+	echo $((BUSY - c0)) >>"$f.cpu"
+	awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1000 }' >>"$f"
+}
+# cpu_ms FILE: the mean CPU ms per command of FILE.cpu
+cpu_ms() { awk -v t="$tick_ms" '{ s += $1 } END { if (NR) printf "%.1f", s * t / NR; else print "-" }' "$1.cpu"; }
 note "== serial: $runs x run --rm /bin/true each (berth, ctr, runc), alternating"
 : >"$tmp/lat.b"
 : >"$tmp/lat.c"
 : >"$tmp/lat.cs"
 : >"$tmp/lat.r"
+: >"$tmp/lat.b.cpu"
+: >"$tmp/lat.c.cpu"
+: >"$tmp/lat.cs.cpu"
+: >"$tmp/lat.r.cpu"
 # one warm-up each, not counted
 B run --rm "$ref" warm /bin/true >/dev/null || die "berth run failed: $(tail -n 5 "$tmp/b/log")"
 [ -z "$have_containerd" ] || C run --rm "$ref" warm /bin/true >/dev/null || die "ctr run failed"
@@ -367,6 +387,21 @@ else
 fi
 row "bare runc run (the floor), median / p90" "$r_med / $r_p90 ms" "-" "$(ratio "$b_med" "$r_med") (berth/runc)" \
 	"berth <= 2x runc" "$(verdict le "$b_med" "$(mul "$r_med" 2)")"
+# CPU: the concurrent loop is bound by it (containers/s <= cores / CPU per
+# container), and the floor (runc's run and delete, with the same spec)
+# shows what is left to any runtime manager on this machine
+b_cpu=$(cpu_ms "$tmp/lat.b")
+r_cpu=$(cpu_ms "$tmp/lat.r")
+if [ -n "$have_containerd" ]; then
+	c_cpu=$(cpu_ms "$tmp/lat.c")
+	cs_cpu=$(cpu_ms "$tmp/lat.cs")
+	row "CPU per run --rm, all processes (mean of $runs); ctr with --seccomp: $cs_cpu ms" \
+		"$b_cpu ms" "$c_cpu ms" "$(ratio "$b_cpu" "$c_cpu")" "-" info
+else
+	row "CPU per run --rm, all processes (mean of $runs)" "$b_cpu ms" "-" "-" "-" info
+fi
+row "CPU of bare runc run (the floor), all processes" "$r_cpu ms" "-" \
+	"$(ratio "$b_cpu" "$r_cpu") (berth/runc)" "-" info
 
 # where berth's time goes: the same five requests `berth run --rm` makes
 # (the task created and started in one, `runc run --detach`), one by one
