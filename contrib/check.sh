@@ -55,7 +55,7 @@ build plain && plain_built=1 || status=1
 bg=
 if [ -z "$quick" ]; then
 	rm -f "$top/build-ci-sanitizers.ok" "$top/build-ci-fuzz.ok"
-	nice -n 19 "$0" --build sanitizers fuzz </dev/null &
+	nice -n 19 "$top/contrib/check.sh" --build sanitizers fuzz </dev/null &
 	bg=$!
 fi
 if [ -n "$plain_built" ]; then
