@@ -157,8 +157,22 @@ void client_query_add(struct buf *path, const char *key, const char *value)
 }
 
 /* Set up the handle for one request; the caller owns and frees *headers. */
+static void prepare_expect(struct client *c, const char *method, const char *path,
+			   const char *accept, const char *content_type, bool expect,
+			   struct curl_slist **headers);
+
 static void prepare(struct client *c, const char *method, const char *path, const char *accept,
 		    const char *content_type, struct curl_slist **headers)
+{
+	prepare_expect(c, method, path, accept, content_type, false, headers);
+}
+
+/* prepare(); with expect, a body waits for berthd's `100 Continue`, so that
+ * an answer berthd gives before reading it (the blob is already there, an
+ * error) ends the request without the body being sent. */
+static void prepare_expect(struct client *c, const char *method, const char *path,
+			   const char *accept, const char *content_type, bool expect,
+			   struct curl_slist **headers)
 {
 	CURL *h = c->h;
 	/* reset keeps the connection cache: the next request reuses the socket */
@@ -184,7 +198,7 @@ static void prepare(struct client *c, const char *method, const char *path, cons
 	if (content_type) {
 		cleanup_free char *ct = xasprintf("Content-Type: %s", content_type);
 		l = curl_slist_append(l, ct);
-		l = curl_slist_append(l, "Expect:");
+		l = curl_slist_append(l, expect ? "Expect: 100-continue" : "Expect:");
 	}
 	if (c->auth_header)
 		l = curl_slist_append(l, c->auth_header);
@@ -478,8 +492,9 @@ enum client_status client_upload(struct client *c, const struct client_upload *u
 	if (reply)
 		*reply = NULL;
 	struct curl_slist *headers = NULL;
-	prepare(c, up->method, up->path, "application/json",
-		up->content_type ? up->content_type : "application/octet-stream", &headers);
+	prepare_expect(c, up->method, up->path, "application/json",
+		       up->content_type ? up->content_type : "application/octet-stream", true,
+		       &headers);
 	if (c->timeout_ms <= 0)
 		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	struct upload_ctx u = {.up = up, .reply = {BUF_INIT, false}};
