@@ -132,9 +132,11 @@ void request_defer(struct request *r, void (*on_abort)(struct request *, void *)
  * uploads). Their handler runs when the headers are in, before any of the
  * body is read, and the body may be up to max_blob_upload bytes (a larger
  * Content-Length is 413 before the handler runs). The handler either
- * answers at once — the body is then never read: a client that sent
- * `Expect: 100-continue` gets the answer instead of 100 Continue, and the
- * connection is closed after it — or calls request_stream_body() and
+ * answers at once — the body is then not taken: a client that sent
+ * `Expect: 100-continue` gets the answer instead of 100 Continue and sends
+ * none, any other client's body is read and dropped and the answer sent at
+ * its end (sent before, it would break the client's send) — or calls
+ * request_stream_body() and
  * returns: each piece of the body then goes to on_body as it arrives, and
  * on_end runs once, when the body is complete or when on_body failed or the
  * body went over the limit (the rest is then read and dropped, and the

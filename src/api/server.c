@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <netdb.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -145,14 +146,25 @@ static int begin_request(struct request *r, const char *method, err_t *err)
 }
 
 /* ROUTE_STREAM_BODY: the handler runs before the body; it answers at once
- * or asks for the body with request_stream_body(). */
+ * or asks for the body with request_stream_body(). An answer at once goes
+ * out at once only to a client waiting for `100 Continue`, which then
+ * sends no body; any other client is sending its body already, and an
+ * answer now would close the connection under its writes (a broken pipe
+ * on its side, the answer lost): its body is read and dropped first, and
+ * stream_body() queues the answer at its end. */
 static enum MHD_Result begin_stream(struct request *r)
 {
 	err_t err = NULL;
 	r->state = REQ_DISPATCHED;
 	r->match.route->handler(r);
-	if (r->response)
-		return queue(r);
+	if (r->response) {
+		const char *expect = request_header(r, MHD_HTTP_HEADER_EXPECT);
+		if (expect && strcasecmp(expect, "100-continue") == 0)
+			return queue(r);
+		r->state = REQ_BODY;
+		r->body_ended = true;
+		return MHD_YES;
+	}
 	r->state = REQ_BODY;
 	if (!r->on_body || !r->on_body_end) {
 		r->on_abort = NULL;
@@ -222,7 +234,7 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
 			return begin_stream(r);
 		return MHD_YES;
 	case REQ_BODY:
-		if (r->on_body_end)
+		if (r->on_body_end || r->body_ended)
 			return stream_body(r, upload_data, upload_data_size);
 		if (*upload_data_size) {
 			/* MHD only takes a response before or after the body: past the

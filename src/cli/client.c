@@ -156,23 +156,12 @@ void client_query_add(struct buf *path, const char *key, const char *value)
 	buf_addf(path, "%c%s=%s", path->data && strchr(path->data, '?') ? '&' : '?', key, v);
 }
 
-/* Set up the handle for one request; the caller owns and frees *headers. */
-static void prepare_expect(struct client *c, const char *method, const char *path,
-			   const char *accept, const char *content_type, bool expect,
-			   struct curl_slist **headers);
-
+/* Set up the handle for one request; the caller owns and frees *headers.
+ * With expect, a body waits for berthd's `100 Continue`, so that an answer
+ * berthd gives before reading it (the blob is already there, an error)
+ * ends the request without the body being sent. */
 static void prepare(struct client *c, const char *method, const char *path, const char *accept,
-		    const char *content_type, struct curl_slist **headers)
-{
-	prepare_expect(c, method, path, accept, content_type, false, headers);
-}
-
-/* prepare(); with expect, a body waits for berthd's `100 Continue`, so that
- * an answer berthd gives before reading it (the blob is already there, an
- * error) ends the request without the body being sent. */
-static void prepare_expect(struct client *c, const char *method, const char *path,
-			   const char *accept, const char *content_type, bool expect,
-			   struct curl_slist **headers)
+		    const char *content_type, bool expect, struct curl_slist **headers)
 {
 	CURL *h = c->h;
 	/* reset keeps the connection cache: the next request reuses the socket */
@@ -299,7 +288,8 @@ enum client_status client_call(struct client *c, const char *method, const char 
 	if (reply)
 		*reply = NULL;
 	struct curl_slist *headers = NULL;
-	prepare(c, method, path, "application/json", body ? "application/json" : NULL, &headers);
+	prepare(c, method, path, "application/json", body ? "application/json" : NULL, false,
+		&headers);
 	cleanup_free char *payload = NULL;
 	if (body) {
 		size_t len;
@@ -395,7 +385,8 @@ enum client_status client_request_stream(struct client *c, const struct client_r
 {
 	const char *method = rq->method ? rq->method : "GET";
 	struct curl_slist *headers = NULL;
-	prepare(c, method, rq->path, rq->accept, rq->body ? "application/json" : NULL, &headers);
+	prepare(c, method, rq->path, rq->accept, rq->body ? "application/json" : NULL, false,
+		&headers);
 	cleanup_free char *payload = NULL;
 	size_t len = 0;
 	if (rq->body) {
@@ -492,9 +483,8 @@ enum client_status client_upload(struct client *c, const struct client_upload *u
 	if (reply)
 		*reply = NULL;
 	struct curl_slist *headers = NULL;
-	prepare_expect(c, up->method, up->path, "application/json",
-		       up->content_type ? up->content_type : "application/octet-stream", true,
-		       &headers);
+	prepare(c, up->method, up->path, "application/json",
+		up->content_type ? up->content_type : "application/octet-stream", true, &headers);
 	if (c->timeout_ms <= 0)
 		curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 30000L);
 	struct upload_ctx u = {.up = up, .reply = {BUF_INIT, false}};
@@ -586,7 +576,8 @@ struct client_async *client_async_new(struct client *c, const char *method, cons
 	a->method = xstrdup(method);
 	a->path = xstrdup(path);
 	a->r.body = (struct buf)BUF_INIT;
-	prepare(c, method, path, "application/json", body ? "application/json" : NULL, &a->headers);
+	prepare(c, method, path, "application/json", body ? "application/json" : NULL, false,
+		&a->headers);
 	if (body) {
 		size_t len;
 		a->payload = json_dump_compact(body, &len);

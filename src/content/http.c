@@ -381,81 +381,39 @@ static bool size_differs(struct request *r, uint64_t size, const char *digest)
 }
 
 /* The blob is on disk: make it visible in ns, no bytes needed (unless the
- * body announces another size). Returns 0 when it is not on disk; 1 when r
- * is answered (an error); else the status, 200 when it already was visible
- * in ns, 201 when it is now, with *info to answer. */
-static int if_present(struct request *r, const char *ns, const char *digest, json_t **info)
+ * body announces another size). 200 when it already was, 201 when it is
+ * now. */
+static bool reply_if_present(struct request *r, const char *ns, const char *digest)
 {
 	struct content_store *cs = r->d->content;
 	err_t err = NULL;
-	*info = content_info(cs, ns, digest, &err);
-	if (*info) {
-		if (!size_differs(r, (uint64_t)json_integer_value(json_object_get(*info, "size")),
+	json_t *info = content_info(cs, ns, digest, &err);
+	if (info) {
+		if (!size_differs(r, (uint64_t)json_integer_value(json_object_get(info, "size")),
 				  digest))
-			return 200;
-		json_decref(steal_ptr(info));
-		return 1;
+			reply_json(r, 200, info);
+		else
+			json_decref(info);
+		return true;
 	}
 	if (err->kind != E_NOT_FOUND) {
 		reply_error(r, &err);
-		return 1;
+		return true;
 	}
 	err_free(&err);
 	uint64_t size;
 	int on_disk = content_on_disk(cs, NULL, digest, &size, &err);
 	if (on_disk == 0)
-		return 0;
+		return false;
 	if (on_disk > 0 && size_differs(r, size, digest))
-		return 1;
+		return true;
 	if (on_disk < 0 || content_add_to_namespace(cs, NULL, ns, digest, NULL, &err) < 0 ||
-	    !(*info = content_info(cs, ns, digest, &err))) {
+	    !(info = content_info(cs, ns, digest, &err))) {
 		reply_error(r, &err);
-		return 1;
+		return true;
 	}
-	return 201;
-}
-
-/* A whole-blob PUT of a blob berthd has, from a client that sends the body
- * without waiting for `100 Continue`: the answer waits for the end of the
- * body, which is read and dropped (answering first would close the
- * connection while the client still writes: a broken pipe on its side). */
-struct drain {
-	int status;
-	json_t *info;
-};
-
-static void drain_abort_cb(struct request *r, void *data)
-{
-	(void)r;
-	struct drain *dr = data;
-	json_decref(dr->info);
-	free(dr);
-}
-
-static int drain_body_cb(struct request *r, const char *data, size_t len, void *arg, err_t *err)
-{
-	(void)r, (void)data, (void)len, (void)arg, (void)err;
-	return 0;
-}
-
-static void drain_end_cb(struct request *r, void *arg, err_t *err)
-{
-	struct drain *dr = arg;
-	if (*err)
-		reply_error(r, err);
-	else
-		reply_json(r, dr->status, steal_ptr(&dr->info));
-	drain_abort_cb(r, dr);
-}
-
-/* The client asked for `100 Continue` before its body (as curl does for
- * bodies over 1 MiB), or sends none: an answer now ends the request. */
-static bool answer_before_body(struct request *r)
-{
-	const char *expect = request_header(r, "Expect");
-	uint64_t cl = 0;
-	return (expect && strcasecmp(expect, "100-continue") == 0) ||
-	       (content_length(r, &cl) && cl == 0);
+	reply_json(r, 201, info);
+	return true;
 }
 
 static void content_data_put_h(struct request *r)
@@ -466,19 +424,8 @@ static void content_data_put_h(struct request *r)
 	if (request_check_query(r, no_query, &err) < 0 || name_validate_namespace(ns, &err) < 0 ||
 	    digest_validate(digest, &err) < 0)
 		return reply_error(r, &err);
-	json_t *info = NULL;
-	int present = if_present(r, ns, digest, &info);
-	if (present == 1)
+	if (reply_if_present(r, ns, digest))
 		return;
-	if (present) {
-		if (answer_before_body(r))
-			return reply_json(r, present, info);
-		struct drain *dr = xzalloc(sizeof(*dr));
-		dr->status = present;
-		dr->info = info;
-		request_defer(r, drain_abort_cb, dr);
-		return request_stream_body(r, drain_body_cb, drain_end_cb, dr);
-	}
 	uint64_t total = 0;
 	content_length(r, &total);
 	cleanup_free char *ref = xasprintf(UPLOAD_REF_PREFIX "%s", digest);
