@@ -78,20 +78,13 @@ int events_seq_start(struct daemon *d, uint64_t *first_seq, err_t *err)
 	if (store_txn_begin(d->store, true, &txn, err) < 0)
 		return -1;
 	uint64_t start = (uint64_t)(time_now_ns() / 1000);
-	MDB_val v;
+	uint64_t prev;
 	err_t e = NULL;
-	if (store_get_raw(d->store, txn, BUCKET_META, NULL, "events_seq_floor", &v, &e) == 0) {
-		char num[32] = "";
-		memcpy(num, v.mv_data, v.mv_size < sizeof(num) - 1 ? v.mv_size : sizeof(num) - 1);
-		uint64_t prev;
-		if (parse_u64(num, &prev) && prev >= start)
-			start = prev + 1;
-	}
+	if (store_get_u64(d->store, txn, BUCKET_META, NULL, "events_seq_floor", &prev, &e) == 0 &&
+	    prev >= start)
+		start = prev + 1;
 	err_free(&e);
-	char num[32];
-	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)start);
-	if (store_put_raw(d->store, txn, BUCKET_META, NULL, "events_seq_floor", num, (size_t)n,
-			  err) < 0 ||
+	if (store_put_u64(d->store, txn, BUCKET_META, NULL, "events_seq_floor", start, err) < 0 ||
 	    store_txn_commit(&txn, err) < 0)
 		return -1;
 	*first_seq = start;

@@ -200,6 +200,27 @@ int store_get_raw(struct store *s, MDB_txn *txn, enum store_bucket b, const char
 	return r;
 }
 
+int store_get_u64(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
+		  const char *key, uint64_t *out, err_t *err)
+{
+	MDB_val v;
+	if (store_get_raw(s, txn, b, ns, key, &v, err) < 0)
+		return -1;
+	char num[32] = "";
+	memcpy(num, v.mv_data, v.mv_size < sizeof(num) - 1 ? v.mv_size : sizeof(num) - 1);
+	if (v.mv_size >= sizeof(num) || !parse_u64(num, out))
+		return make_error(err, E_INTERNAL, 0, "metadata `%s` is corrupt", key);
+	return 0;
+}
+
+int store_put_u64(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
+		  const char *key, uint64_t val, err_t *err)
+{
+	char num[32];
+	int n = snprintf(num, sizeof(num), "%llu", (unsigned long long)val);
+	return store_put_raw(s, txn, b, ns, key, num, (size_t)n, err);
+}
+
 static json_t *parse_value(const MDB_val *v, const char *key, err_t *err)
 {
 	json_error_t jerr;

@@ -83,6 +83,12 @@ int store_put_raw(struct store *s, MDB_txn *txn, enum store_bucket b, const char
 		  const char *key, const void *val, size_t len, err_t *err);
 int store_get_raw(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
 		  const char *key, MDB_val *out, err_t *err);
+/* A counter kept as a decimal number: E_NOT_FOUND when the key does not
+ * exist, E_INTERNAL when its value is not a number. */
+int store_get_u64(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
+		  const char *key, uint64_t *out, err_t *err);
+int store_put_u64(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
+		  const char *key, uint64_t val, err_t *err);
 /* E_NOT_FOUND when the key does not exist. */
 int store_del(struct store *s, MDB_txn *txn, enum store_bucket b, const char *ns,
 	      const char *key, err_t *err);

@@ -161,21 +161,15 @@ static int alloc_id(struct daemon *d, struct snapshotter *sn, uint64_t *out, err
 	if (!sn->next_id) {
 		cleanup_txn MDB_txn *txn = NULL;
 		cleanup_free char *k = xasprintf("snapshots_next_id.%s", sn->name);
-		MDB_val v;
 		uint64_t next = 1;
 		if (store_txn_begin(d->store, false, &txn, err) < 0)
 			return -1;
-		int rc = store_get_raw(d->store, txn, BUCKET_META, NULL, k, &v, err);
-		if (rc < 0) {
+		if (store_get_u64(d->store, txn, BUCKET_META, NULL, k, &next, err) < 0) {
 			if ((*err)->kind != E_NOT_FOUND)
 				return -1;
 			err_free(err);
-		} else {
-			char buf[32] = "";
-			memcpy(buf, v.mv_data,
-			       v.mv_size < sizeof(buf) - 1 ? v.mv_size : sizeof(buf) - 1);
-			if (!parse_u64(buf, &next) || next == 0)
-				return make_error(err, E_INTERNAL, 0, "metadata `%s` is corrupt", k);
+		} else if (next == 0) {
+			return make_error(err, E_INTERNAL, 0, "metadata `%s` is corrupt", k);
 		}
 		uint64_t max = snapshotter_max_dir_id(sn);
 		sn->next_id = max >= next ? max + 1 : next;
@@ -188,9 +182,7 @@ static int alloc_id(struct daemon *d, struct snapshotter *sn, uint64_t *out, err
 static int store_next_id(struct daemon *d, MDB_txn *txn, struct snapshotter *sn, err_t *err)
 {
 	cleanup_free char *k = xasprintf("snapshots_next_id.%s", sn->name);
-	char buf[32];
-	int len = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)sn->next_id);
-	return store_put_raw(d->store, txn, BUCKET_META, NULL, k, buf, (size_t)len, err);
+	return store_put_u64(d->store, txn, BUCKET_META, NULL, k, sn->next_id, err);
 }
 
 struct children_ctx {

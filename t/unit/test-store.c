@@ -78,6 +78,26 @@ int main(void)
 	   "delete of a missing key is not_found");
 	err_free(&err);
 	ok(store_txn_commit(&txn, &err) == 0, "commit delete");
+
+	/* counters kept as decimal numbers */
+	store_txn_begin(s, true, &txn, &err);
+	uint64_t u = 0;
+	ok(store_put_u64(s, txn, BUCKET_META, NULL, "counter", UINT64_MAX, &err) == 0 &&
+		   store_get_u64(s, txn, BUCKET_META, NULL, "counter", &u, &err) == 0 &&
+		   u == UINT64_MAX,
+	   "put_u64 then get_u64 of the largest value");
+	u = 7;
+	ok(store_get_u64(s, txn, BUCKET_META, NULL, "no-counter", &u, &err) < 0 &&
+		   err->kind == E_NOT_FOUND && u == 7,
+	   "get_u64 of a missing key is not_found, *out untouched");
+	err_free(&err);
+	store_put_raw(s, txn, BUCKET_META, NULL, "counter", "12x", 3, &err);
+	ok(store_get_u64(s, txn, BUCKET_META, NULL, "counter", &u, &err) < 0 &&
+		   err->kind == E_INTERNAL,
+	   "get_u64 of a value that is not a number is internal");
+	err_free(&err);
+	mdb_txn_abort(txn);
+	txn = NULL;
 	store_close(s);
 
 	/* reopen: data is durable, schema accepted */
