@@ -67,6 +67,8 @@ die() { echo "pull.sh: $*" >&2; exit 2; }
 note() { echo "pull.sh: $*" >&2; }
 
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+. "$here/lib.sh"
 build_dir=${BERTH_BUILD_DIR:-.}
 berthd=
 cache=/var/tmp/berth-bench-image
@@ -111,7 +113,7 @@ if [ -n "$profile" ]; then
 	profile=$(cd "$profile" && pwd)
 fi
 have() { command -v "$1" >/dev/null 2>&1; }
-for t in curl jq cc docker-registry skopeo; do
+for t in curl jq cc docker-registry skopeo python3; do
 	have "$t" || die "$t is needed"
 done
 
@@ -166,26 +168,6 @@ stop_pid() {
 	forget_pid "$p"
 	stopped_rc=$rc
 }
-# a process we started has been waited for: nothing left to stop
-forget_pid() {
-	local keep=() i
-	for i in "${pids[@]}"; do [ "$i" = "$1" ] || keep+=("$i"); done
-	pids=("${keep[@]}")
-}
-
-free_port() {
-	local port
-	for _ in 1 2 3 4 5 6 7 8 9 10; do
-		port=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
-		if have ss && [ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]; then
-			continue
-		fi
-		echo "$port"
-		return 0
-	done
-	return 1
-}
-
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'; }
 maxof() { sort -g | tail -n 1; }
@@ -236,40 +218,11 @@ done < <(awk -F'\t' 'NR > 1 && $7 ~ /^sha256:/ { print $7 }' "$image/summary.tsv
 
 # ---- the registry ----
 
-mkdir -p "$tmp/reg/data"
-regpid=
-for try in 1 2 3 4 5; do
-	regport=$(free_port) || die "no free port"
-	cat >"$tmp/reg/config.yml" <<EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $tmp/reg/data
-  cache:
+bench_registry "  cache:
     blobdescriptor: inmemory
   delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$regport
-EOF
-	docker-registry serve "$tmp/reg/config.yml" >"$tmp/reg/log" 2>&1 &
-	regpid=$!
-	pids+=("$regpid")
-	for i in $(seq 50); do
-		kill -0 "$regpid" 2>/dev/null || break
-		curl -sf --max-time 1 "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
-	curl -sf --max-time 1 "http://127.0.0.1:$regport/v2/" >/dev/null 2>&1 && break
-	note "registry did not come up on port $regport (try $try): $(tail -n 1 "$tmp/reg/log")"
-	stop_pid "$regpid"
-	regpid=
-done
-[ -n "$regpid" ] || die "docker-registry would not start: $(cat "$tmp/reg/log")"
+    enabled: true"
+regport=$port
 ref=127.0.0.1:$regport/bench/big:1
 t0=$(date +%s.%N)
 skopeo copy -q "oci:$image:1" "docker://$ref" --dest-tls-verify=false >"$tmp/reg/push.log" 2>&1 ||

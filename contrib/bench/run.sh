@@ -566,15 +566,6 @@ fi
 
 # ---- 4. live restore ----
 
-# forget_pid PID: a daemon killed here and reaped: not one to stop at exit
-# (its pid may be another process's by then)
-forget_pid() {
-	local p keep=()
-	for p in "${pids[@]}"; do
-		[ "$p" = "$1" ] || keep+=("$p")
-	done
-	pids=("${keep[@]}")
-}
 # restore_once SIDE: kill -9 SIDE's daemon (its containers running),
 # restart it, and append the ms until its own CLI lists them all running
 # to $tmp/lr.SIDE (polled as a user would: berth tasks ls / ctr tasks ls)
