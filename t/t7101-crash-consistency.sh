@@ -478,18 +478,27 @@ check_create () {
 	api GET "$(ns_path default)/snapshotters/overlayfs/snapshots/crash-cc$1" && want 404
 }
 
+# sleeper ID: a container of the image that sleeps, for the task trials
+sleeper () {
+	api POST "$C" -d "{\"id\":\"$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
+	want 201
+}
+# after_restart ID: the task as the restarted berthd has it (status, out)
+after_restart () {
+	api GET "$C/$1/task" &&
+	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)"
+}
+
 # Task create and start.
 prep_task () {
-	api POST "$C" -d "{\"id\":\"crash-tk$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
-	want 201
+	sleeper "crash-tk$1"
 }
 run_task () {
 	api POST "$C/crash-tk$1/task" -d "{}" && want 201 &&
 	api POST "$C/crash-tk$1/task/start" && want 200
 }
 check_task () {
-	api GET "$C/crash-tk$1/task" &&
-	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)" &&
+	after_restart "crash-tk$1" &&
 	if test "$(cat status)" = 404; then
 		run_task "$1"
 	else
@@ -510,16 +519,14 @@ check_task () {
 
 # Task created and started in one request ("start": true, runc run --detach).
 prep_task_run () {
-	api POST "$C" -d "{\"id\":\"crash-tr$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
-	want 201
+	sleeper "crash-tr$1"
 }
 run_task_run () {
 	api POST "$C/crash-tr$1/task" -d "{\"start\":true}" && want 201 &&
 	jq -e ".status == \"running\"" out
 }
 check_task_run () {
-	api GET "$C/crash-tr$1/task" &&
-	echo "after restart: task $(cat status) $(jq -r ".status // empty" out)" &&
+	after_restart "crash-tr$1" &&
 	if test "$(cat status)" = 404; then
 		run_task_run "$1"
 	else
@@ -571,8 +578,7 @@ delete_task_container () {
 # Deletion of a running container: kill, wait, delete the task and the
 # container with its snapshot.
 prep_delete () {
-	api POST "$C" -d "{\"id\":\"crash-dl$1\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
-	want 201 &&
+	sleeper "crash-dl$1" &&
 	api POST "$C/crash-dl$1/task" -d "{}" && want 201 &&
 	api POST "$C/crash-dl$1/task/start" && want 200
 }
@@ -620,8 +626,7 @@ test_expect_success 'registry with the test images; berthd; a container that kee
 	echo "{\"gc_delay\": 3600}" >config.json &&
 	start_berthd &&
 	pull_in default "$IMG" &&
-	api POST "$C" -d "{\"id\":\"crash-keeper\",\"image\":\"$IMG\",\"process\":{\"args\":[\"sleep\",\"3600\"]}}" &&
-	want 201 &&
+	sleeper crash-keeper &&
 	api POST "$C/crash-keeper/task" -d "{}" && want 201 &&
 	api POST "$C/crash-keeper/task/start" && want 200 &&
 	api GET "$C/crash-keeper/task" && jq -r .pid out >keeper.pid &&
